@@ -1,0 +1,82 @@
+"""`Doorkeep`: one configured instance — the core, its recipes, and (later) its web faces."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+from doorkeep.config import Settings
+from doorkeep.core.app import Core
+from doorkeep.core.users import User
+from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordRecipe
+from doorkeep.recipes.session import SessionConfig, SessionRecipe
+from doorkeep.recipes.useridmapping import UserIdMappingConfig, UserIdMappingRecipe
+from doorkeep.recipes.usermetadata import UserMetadataConfig, UserMetadataRecipe
+from doorkeep.web.fdi import FrontendApi
+
+
+class Doorkeep:
+    """Create one per process (or per app), `await start()`, then use the recipes.
+
+    dk = Doorkeep(Settings(database_url="sqlite:///auth.sqlite3"))
+    await dk.start()
+    result = await dk.emailpassword.sign_up("ada@example.com", "correct horse battery")
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        emailpassword: EmailPasswordConfig | None = None,
+        session: SessionConfig | None = None,
+        usermetadata: UserMetadataConfig | None = None,
+        useridmapping: UserIdMappingConfig | None = None,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        self.started = False
+        self._start_lock = asyncio.Lock()
+        self.core = Core(self.settings)
+        public = self.core.public
+        self.emailpassword = EmailPasswordRecipe(public, emailpassword)
+        self.session = SessionRecipe(public, session)
+        self.usermetadata = UserMetadataRecipe(public, usermetadata)
+        self.useridmapping = UserIdMappingRecipe(public, useridmapping)
+        self.web = FrontendApi(self)
+
+    async def start(self) -> None:
+        """Apply migrations and make sure a signing key exists (once; later calls return)."""
+        async with self._start_lock:
+            if self.started:
+                return
+            await self.core.start()
+            await self.core.public.keys.signing_key()
+            self.started = True
+
+    async def close(self) -> None:
+        await self.core.close()
+        self.started = False
+
+    async def __aenter__(self) -> Doorkeep:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # User-level operations that belong to no single recipe.
+
+    async def get_user(self, user_id: str) -> User | None:
+        return await self.core.public.users.get_user(user_id)
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete the user, their sessions, metadata, mappings and tokens."""
+        core = self.core.public
+        handles = await core.sessions.handles_for_user(user_id)
+        deleted = await core.users.delete_user(user_id)
+        core.sessions.note_revoked(handles)  # refuse their access tokens here at once
+        return deleted

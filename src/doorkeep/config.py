@@ -1,0 +1,95 @@
+"""doorkeep's settings, from code or from `DOORKEEP_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
+
+SameSite = Literal["lax", "strict", "none"]
+AntiCsrfMode = Literal["VIA_TOKEN", "VIA_CUSTOM_HEADER", "NONE"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that can be configured. Durations are in seconds."""
+
+    database_url: str = "sqlite:///doorkeep.sqlite3"
+    app_name: str = "doorkeep"
+    api_domain: str = "http://127.0.0.1:3567"
+    website_domain: str = "http://127.0.0.1:3567"
+    api_base_path: str = "/auth"
+    website_base_path: str = "/auth"
+
+    # Sessions (SuperTokens' defaults: access 1 h, refresh 100 days).
+    access_token_validity: int = 3600
+    refresh_token_validity: int = 100 * 24 * 3600
+    session_absolute_lifetime: int | None = None  # cap on a refresh chain; None = no cap
+    refresh_grace_seconds: int = 10  # how long a just-rotated token may be replayed as a race
+    signing_key_rotation_hours: float = 168.0
+
+    # Passwords (OWASP minimums for Argon2id; NIST length rules).
+    password_min_length: int = 8
+    password_max_length: int = 128
+    reject_common_passwords: bool = True
+    argon2_time_cost: int = 2
+    argon2_memory_cost: int = 19456
+    argon2_parallelism: int = 1
+    firebase_signer_key: str | None = None
+
+    # Tokens sent by email.
+    password_reset_token_lifetime: int = 3600
+    email_verification_token_lifetime: int = 24 * 3600
+
+    # Transport.
+    cookie_secure: bool | None = None  # None: secure when api_domain is https
+    cookie_same_site: SameSite = "lax"
+    cookie_domain: str | None = None
+    anti_csrf: AntiCsrfMode | None = None  # None: SuperTokens' automatic choice
+
+    core_api_keys: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from `DOORKEEP_<NAME>` variables (e.g. `DOORKEEP_DATABASE_URL`)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"DOORKEEP_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _parse(f.name, f.type, raw)
+        values.update(overrides)
+        return cls(**values)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.api_domain.startswith("https://")
+
+
+def _parse(name: str, annotation: Any, raw: str) -> Any:
+    kind = str(annotation)
+    if "tuple" in kind:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if "bool" in kind:
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        if "None" in kind and lowered in ("", "auto"):
+            return None
+        raise ValueError(f"DOORKEEP_{name.upper()} must be true or false, not {raw!r}")
+    if kind.startswith("int") or kind.startswith("float"):
+        if "None" in kind and raw.strip().lower() in ("", "none"):
+            return None
+        number = float(raw) if kind.startswith("float") else int(raw)
+        return number
+    if "None" in kind and raw == "":
+        return None
+    return raw

@@ -1,0 +1,27 @@
+"""What every core service of one app shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from doorkeep.config import Settings
+from doorkeep.core.passwords import PasswordHasher, PasswordPolicy
+from doorkeep.storage import Database
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """One app's view of doorkeep: its ID, its effective settings, and the shared parts."""
+
+    app_id: str
+    settings: Settings
+    db: Database
+    hasher: PasswordHasher
+
+    @property
+    def password_policy(self) -> PasswordPolicy:
+        return PasswordPolicy(
+            min_length=self.settings.password_min_length,
+            max_length=self.settings.password_max_length,
+            reject_common=self.settings.reject_common_passwords,
+        )

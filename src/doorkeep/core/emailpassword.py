@@ -1,0 +1,304 @@
+"""Email/password accounts: sign up, sign in, update, import (the CDI's emailpassword semantics).
+
+Every write is one transaction, and an email's uniqueness per tenant is the
+database's job: two concurrent sign-ups of one address race on a unique
+constraint and exactly one wins. Password hashing happens outside transactions
+so a connection is never held while a worker thread hashes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from doorkeep.core.common import (
+    FieldError,
+    Status,
+    UnknownTenantError,
+    UnknownUserIdError,
+    email_error,
+    new_id,
+    normalise_email,
+    now_ms,
+)
+from doorkeep.core.context import AppContext
+from doorkeep.core.passwords import InvalidPasswordHash, validate_imported_hash
+from doorkeep.core.tenants import tenant_exists
+from doorkeep.core.users import User, load_users, resolve_user_id
+from doorkeep.storage import tables as t
+
+RECIPE_ID = "emailpassword"
+# Sign-in never hashes more than this: a longer input cannot be a stored password
+# (the policy caps it lower) and hashing megabytes would be a free DoS.
+MAX_SIGN_IN_PASSWORD_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class SignUpOk(Status):
+    user: User
+    recipe_user_id: str
+
+
+@dataclass(frozen=True)
+class SignInOk(Status):
+    user: User
+    recipe_user_id: str
+
+
+@dataclass(frozen=True)
+class EmailAlreadyExistsError(Status):
+    status: ClassVar[str] = "EMAIL_ALREADY_EXISTS_ERROR"
+
+
+@dataclass(frozen=True)
+class WrongCredentialsError(Status):
+    status: ClassVar[str] = "WRONG_CREDENTIALS_ERROR"
+
+
+@dataclass(frozen=True)
+class UpdateOk(Status):
+    pass
+
+
+@dataclass(frozen=True)
+class ImportOk(Status):
+    user: User
+    did_user_already_exist: bool
+
+
+class EmailPasswordService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def password_error(self, password: object) -> str | None:
+        return self.ctx.password_policy.validate(password)
+
+    async def sign_up(
+        self, tenant_id: str, email: object, password: object
+    ) -> SignUpOk | EmailAlreadyExistsError | FieldError | UnknownTenantError:
+        problems = [
+            (field, message)
+            for field, message in (
+                ("email", email_error(email)),
+                ("password", self.password_error(password)),
+            )
+            if message is not None
+        ]
+        if problems:
+            return FieldError(tuple(problems))
+        assert isinstance(email, str) and isinstance(password, str)
+        email = normalise_email(email)
+        if not await tenant_exists(self.ctx, tenant_id):
+            return UnknownTenantError()
+        # A cheap look first saves an Argon2 hash for the common duplicate case;
+        # the unique constraint below is what actually decides a race.
+        if await self._user_id_for_email(tenant_id, email) is not None:
+            return EmailAlreadyExistsError()
+        password_hash = await self.ctx.hasher.hash(password)
+        user_id = new_id()
+        try:
+            async with self.ctx.db.transaction() as conn:
+                await _insert_user(conn, self.ctx.app_id, tenant_id, user_id, email, password_hash)
+                users = await load_users(conn, self.ctx.app_id, [user_id])
+        except IntegrityError:
+            return EmailAlreadyExistsError()
+        return SignUpOk(users[0], users[0].id)
+
+    async def sign_in(
+        self, tenant_id: str, email: object, password: object
+    ) -> SignInOk | WrongCredentialsError:
+        if not isinstance(email, str) or not isinstance(password, str):
+            return WrongCredentialsError()
+        if len(password) > MAX_SIGN_IN_PASSWORD_LENGTH:
+            password = password[:MAX_SIGN_IN_PASSWORD_LENGTH]  # only to keep the dummy hash cheap
+            await self.ctx.hasher.dummy_verify(password)
+            return WrongCredentialsError()
+        row = await self._credentials(tenant_id, normalise_email(email))
+        if row is None:
+            # Same work as a real check, so timing does not tell who has an account.
+            await self.ctx.hasher.dummy_verify(password)
+            return WrongCredentialsError()
+        user_id, stored_hash = row
+        check = await self.ctx.hasher.verify(stored_hash, password)
+        if not check.ok:
+            return WrongCredentialsError()
+        if check.needs_rehash:
+            await self._upgrade_hash(user_id, stored_hash, password)
+        async with self.ctx.db.engine.connect() as conn:
+            users = await load_users(conn, self.ctx.app_id, [user_id])
+        if not users:  # deleted between the check and now
+            return WrongCredentialsError()
+        return SignInOk(users[0], users[0].id)
+
+    async def verify_credentials(self, tenant_id: str, email: object, password: object) -> bool:
+        return isinstance(await self.sign_in(tenant_id, email, password), SignInOk)
+
+    async def update_email_or_password(
+        self,
+        recipe_user_id: str,
+        *,
+        email: object = None,
+        password: object = None,
+        apply_password_policy: bool = True,
+    ) -> UpdateOk | UnknownUserIdError | EmailAlreadyExistsError | FieldError:
+        problems: list[tuple[str, str]] = []
+        if email is not None and (message := email_error(email)) is not None:
+            problems.append(("email", message))
+        if password is not None:
+            message = (
+                self.password_error(password)
+                if apply_password_policy
+                else (
+                    None if isinstance(password, str) and password else "Password must be a string."
+                )
+            )
+            if message is not None:
+                problems.append(("password", message))
+        if problems:
+            return FieldError(tuple(problems))
+        new_hash = await self.ctx.hasher.hash(password) if isinstance(password, str) else None
+        ep, ept = t.emailpassword_users, t.emailpassword_user_tenants
+        try:
+            async with self.ctx.db.transaction() as conn:
+                ref = await resolve_user_id(conn, self.ctx.app_id, recipe_user_id)
+                where = (ep.c.app_id == self.ctx.app_id, ep.c.user_id == ref.internal_id)
+                exists = (await conn.execute(select(ep.c.user_id).where(*where))).first()
+                if exists is None:
+                    return UnknownUserIdError()
+                values: dict[str, str] = {}
+                if isinstance(email, str):
+                    values["email"] = normalise_email(email)
+                    await conn.execute(
+                        update(ept)
+                        .where(ept.c.app_id == self.ctx.app_id, ept.c.user_id == ref.internal_id)
+                        .values(email=values["email"])
+                    )
+                if new_hash is not None:
+                    values["password_hash"] = new_hash
+                if values:
+                    await conn.execute(update(ep).where(*where).values(**values))
+        except IntegrityError:
+            return EmailAlreadyExistsError()
+        return UpdateOk()
+
+    async def import_user(
+        self,
+        tenant_id: str,
+        email: object,
+        password_hash: object,
+        hashing_algorithm: str | None = None,
+    ) -> ImportOk | FieldError | UnknownTenantError:
+        """Create a user with an existing hash, or replace the hash of the user with this email."""
+        if (message := email_error(email)) is not None:
+            return FieldError.one("email", message)
+        if not isinstance(password_hash, str):
+            return FieldError.one("passwordHash", "Password hash must be a string.")
+        try:
+            stored = validate_imported_hash(password_hash, hashing_algorithm)
+        except InvalidPasswordHash as exc:
+            return FieldError.one("passwordHash", str(exc))
+        assert isinstance(email, str)
+        email = normalise_email(email)
+        if not await tenant_exists(self.ctx, tenant_id):
+            return UnknownTenantError()
+        ep = t.emailpassword_users
+        for _attempt in range(3):  # a concurrent creator may win between our look and our insert
+            existing = await self._user_id_for_email(tenant_id, email)
+            try:
+                async with self.ctx.db.transaction() as conn:
+                    if existing is not None:
+                        await conn.execute(
+                            update(ep)
+                            .where(ep.c.app_id == self.ctx.app_id, ep.c.user_id == existing)
+                            .values(password_hash=stored)
+                        )
+                        user_id = existing
+                    else:
+                        user_id = new_id()
+                        await _insert_user(conn, self.ctx.app_id, tenant_id, user_id, email, stored)
+                    users = await load_users(conn, self.ctx.app_id, [user_id])
+            except IntegrityError:
+                continue
+            if users:
+                return ImportOk(users[0], did_user_already_exist=existing is not None)
+        raise RuntimeError("could not import user: concurrent changes kept conflicting")
+
+    async def _user_id_for_email(self, tenant_id: str, email: str) -> str | None:
+        ept = t.emailpassword_user_tenants
+        async with self.ctx.db.engine.connect() as conn:
+            return (
+                await conn.execute(
+                    select(ept.c.user_id).where(
+                        ept.c.app_id == self.ctx.app_id,
+                        ept.c.tenant_id == tenant_id,
+                        ept.c.email == email,
+                    )
+                )
+            ).scalar_one_or_none()
+
+    async def _credentials(self, tenant_id: str, email: str) -> tuple[str, str] | None:
+        ep, ept = t.emailpassword_users, t.emailpassword_user_tenants
+        async with self.ctx.db.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(ep.c.user_id, ep.c.password_hash)
+                    .join(ept, (ept.c.app_id == ep.c.app_id) & (ept.c.user_id == ep.c.user_id))
+                    .where(
+                        ept.c.app_id == self.ctx.app_id,
+                        ept.c.tenant_id == tenant_id,
+                        ept.c.email == email,
+                    )
+                )
+            ).first()
+        return None if row is None else (row.user_id, row.password_hash)
+
+    async def _upgrade_hash(self, user_id: str, old_hash: str, password: str) -> None:
+        """Replace a legacy or weaker hash; skipped if the hash changed meanwhile."""
+        new_hash = await self.ctx.hasher.hash(password)
+        ep = t.emailpassword_users
+        async with self.ctx.db.transaction() as conn:
+            await conn.execute(
+                update(ep)
+                .where(
+                    ep.c.app_id == self.ctx.app_id,
+                    ep.c.user_id == user_id,
+                    ep.c.password_hash == old_hash,
+                )
+                .values(password_hash=new_hash)
+            )
+
+
+async def _insert_user(
+    conn: AsyncConnection, app_id: str, tenant_id: str, user_id: str, email: str, password_hash: str
+) -> None:
+    joined = now_ms()
+    await conn.execute(
+        insert(t.users).values(
+            app_id=app_id,
+            user_id=user_id,
+            primary_user_id=user_id,
+            recipe_id=RECIPE_ID,
+            time_joined=joined,
+        )
+    )
+    await conn.execute(
+        insert(t.user_tenants).values(app_id=app_id, tenant_id=tenant_id, user_id=user_id)
+    )
+    await conn.execute(
+        insert(t.emailpassword_users).values(
+            app_id=app_id,
+            user_id=user_id,
+            email=email,
+            password_hash=password_hash,
+            time_joined=joined,
+        )
+    )
+    await conn.execute(
+        insert(t.emailpassword_user_tenants).values(
+            app_id=app_id, tenant_id=tenant_id, user_id=user_id, email=email
+        )
+    )

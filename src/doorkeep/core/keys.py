@@ -1,0 +1,123 @@
+"""Access-token signing keys: kept in the database, rotated, published as a JWKS.
+
+Dynamic keys (kid `d-<createdMs>`) rotate every `signing_key_rotation_hours`
+and stay verifiable for one more interval plus two access-token lifetimes, so
+no token outlives its key. A static key (kid `s-<uuid>`) serves sessions that
+ask for one. Several doorkeep instances share keys through the database: an
+instance that meets an unknown kid reloads them (at most once a second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sqlalchemy import insert, select
+
+from doorkeep.core.common import new_id, now_ms
+from doorkeep.core.context import AppContext
+from doorkeep.core.jwt import (
+    AccessTokenVerifier,
+    SigningKey,
+    generate_signing_key,
+    jwks,
+    private_key_to_pem,
+    signing_key_from_pem,
+)
+from doorkeep.storage import tables as t
+
+_RELOAD_COOLDOWN_S = 1.0
+
+
+class KeyService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        # ~3 KB an entry (token + claims): 16k entries cap the cache near 50 MB.
+        self.verifier = AccessTokenVerifier(cache_size=16384)
+        self._keys: list[SigningKey] = []  # newest first
+        self._lock = asyncio.Lock()
+        self._last_reload = 0.0
+
+    @property
+    def _rotation_ms(self) -> int:
+        return int(self.ctx.settings.signing_key_rotation_hours * 3600 * 1000)
+
+    @property
+    def _grace_ms(self) -> int:
+        return self._rotation_ms + 2 * self.ctx.settings.access_token_validity * 1000
+
+    async def signing_key(self, *, static: bool = False) -> SigningKey:
+        """The key to sign a new access token with, creating or rotating one when due."""
+        key = self._current(static)
+        if key is None or (not static and now_ms() - key.created_at_ms >= self._rotation_ms):
+            async with self._lock:
+                await self._load()
+                key = self._current(static)
+                if key is None or (
+                    not static and now_ms() - key.created_at_ms >= self._rotation_ms
+                ):
+                    key = await self._create(static)
+        return key
+
+    async def reload_if_unknown(self, kid: str) -> bool:
+        """Reload keys from the database if `kid` is new to us; True if it is known afterwards."""
+        if self.verifier.has_kid(kid):
+            return True
+        if time.monotonic() - self._last_reload < _RELOAD_COOLDOWN_S:
+            return False
+        async with self._lock:
+            await self._load()
+        return self.verifier.has_kid(kid)
+
+    async def jwks(self) -> dict[str, list[dict[str, str]]]:
+        await self.signing_key()
+        return jwks(self._keys)
+
+    def jwks_max_age(self) -> int:
+        """Seconds until the next dynamic key is due (clients may cache the JWKS until then)."""
+        newest = self._current(False)
+        if newest is None:
+            return 1
+        return max(1, (newest.created_at_ms + self._rotation_ms - now_ms()) // 1000)
+
+    def _current(self, static: bool) -> SigningKey | None:
+        prefix = "s-" if static else "d-"
+        return next((k for k in self._keys if k.kid.startswith(prefix)), None)
+
+    async def _load(self) -> None:
+        sk = t.signing_keys
+        async with self.ctx.db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(sk.c.kid, sk.c.private_key_pem, sk.c.created_at)
+                    .where(sk.c.app_id == self.ctx.app_id)
+                    .order_by(sk.c.created_at.desc())
+                )
+            ).all()
+        cutoff = now_ms() - self._grace_ms
+        newest_dynamic = next((r.kid for r in rows if r.kid.startswith("d-")), None)
+        self._keys = [
+            signing_key_from_pem(r.kid, r.private_key_pem, r.created_at)
+            for r in rows
+            if r.kid.startswith("s-") or r.created_at >= cutoff or r.kid == newest_dynamic
+        ]
+        self.verifier.set_keys(self._keys)
+        self._last_reload = time.monotonic()
+
+    async def _create(self, static: bool) -> SigningKey:
+        created = now_ms()
+        kid = f"s-{new_id()}" if static else f"d-{created}"
+        # RSA generation takes ~50 ms of CPU: keep it off the event loop.
+        key = await asyncio.to_thread(generate_signing_key, kid, created)
+        async with self.ctx.db.transaction() as conn:
+            await conn.execute(
+                insert(t.signing_keys).values(
+                    app_id=self.ctx.app_id,
+                    kid=kid,
+                    algorithm="RS256",
+                    private_key_pem=private_key_to_pem(key.private_key),  # type: ignore[arg-type]
+                    created_at=created,
+                )
+            )
+        await self._load()
+        return key

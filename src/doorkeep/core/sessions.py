@@ -1,0 +1,503 @@
+"""Sessions: RS256 access tokens checked without the database, and rotating refresh tokens.
+
+Refresh tokens are opaque and stored as sha256(sha256(token)); the access token
+carries sha256(token) as `refreshTokenHash1`, as SuperTokens' tokens do.
+
+Rotation is a compare-and-swap on the session row, so of N concurrent refreshes
+with one token exactly one gets a child. Presenting a superseded token is theft
+and revokes the session, with one narrow exception for races: the immediate
+predecessor of the current token, replayed within `refresh_grace_seconds` and
+before the child has been used, gets a plain 401 that leaves the session (and
+the client's newer tokens) alone. A child counts as used once it is refreshed
+or once its access token is verified (that first verify "promotes" it and hands
+out an access token without the parent marker, like SuperTokens' CDI ≤ 5.4).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from doorkeep.core.common import PUBLIC, new_id, now_ms, random_token, sha256_hex
+from doorkeep.core.context import AppContext
+from doorkeep.core.jwt import ExpiredToken, InvalidToken, decode_unverified, sign
+from doorkeep.core.keys import KeyService
+from doorkeep.core.session_models import (
+    PROTECTED_CLAIMS,
+    NewSession,
+    SessionInfo,
+    SessionRecord,
+    TokenInfo,
+    TokenTheftDetectedError,
+    TryRefreshTokenError,
+    UnauthorisedError,
+    VerifiedSession,
+)
+from doorkeep.core.users import resolve_user_id
+from doorkeep.storage import tables as t
+
+_MAX_REMEMBERED = 100_000  # bound on the in-memory revoked/promoted sets
+
+
+class SessionService:
+    def __init__(self, ctx: AppContext, keys: KeyService) -> None:
+        self.ctx = ctx
+        self.keys = keys
+        # Handles revoked through this process: their still-unexpired access tokens
+        # are refused here at once, without a database read.
+        self._revoked: dict[str, float] = {}
+        # Access tokens whose refresh-token child was already promoted.
+        self._promoted: dict[str, None] = {}
+
+    # -- creating ---------------------------------------------------------------------------
+
+    async def create(
+        self,
+        user_id: str,
+        *,
+        recipe_user_id: str | None = None,
+        tenant_id: str = PUBLIC,
+        access_token_payload: Mapping[str, Any] | None = None,
+        session_data: Mapping[str, Any] | None = None,
+        enable_anti_csrf: bool = False,
+        use_static_key: bool = False,
+    ) -> NewSession:
+        if not isinstance(user_id, str) or not user_id:
+            raise ValueError("user_id must be a non-empty string")
+        payload = _custom_payload(access_token_payload)
+        handle = new_id() if tenant_id == PUBLIC else f"{new_id()}_{tenant_id}"
+        refresh_token = random_token()
+        created = now_ms()
+        expires = self._expiry(created, created)
+        record = SessionRecord(
+            handle,
+            user_id,
+            recipe_user_id or user_id,
+            tenant_id,
+            dict(session_data or {}),
+            payload,
+            created,
+            expires,
+        )
+        async with self.ctx.db.transaction() as conn:
+            await conn.execute(
+                insert(t.sessions).values(
+                    app_id=self.ctx.app_id,
+                    session_handle=handle,
+                    tenant_id=tenant_id,
+                    user_id=user_id,
+                    recipe_user_id=record.recipe_user_id,
+                    session_data=record.session_data,
+                    jwt_payload=payload,
+                    refresh_token_hash2=_hash2(refresh_token),
+                    use_static_key=use_static_key,
+                    created_at=created,
+                    expires_at=expires,
+                )
+            )
+            await _insert_refresh_token(conn, self.ctx.app_id, handle, refresh_token, created)
+        return await self._tokens(
+            record,
+            refresh_token,
+            parent_token=None,
+            enable_anti_csrf=enable_anti_csrf,
+            use_static_key=use_static_key,
+        )
+
+    # -- verifying --------------------------------------------------------------------------
+
+    async def verify(
+        self,
+        access_token: str,
+        *,
+        anti_csrf_token: str | None = None,
+        do_anti_csrf_check: bool = False,
+        check_database: bool = False,
+    ) -> VerifiedSession | TryRefreshTokenError | UnauthorisedError:
+        claims = await self._checked_claims(access_token)
+        if isinstance(claims, TryRefreshTokenError):
+            return claims
+        handle = claims["sessionHandle"]
+        if handle in self._revoked:
+            return UnauthorisedError("session revoked")
+        expected_csrf = claims.get("antiCsrfToken")
+        if do_anti_csrf_check and expected_csrf is not None and anti_csrf_token != expected_csrf:
+            return TryRefreshTokenError("anti-csrf check failed")
+        needs_promotion = (
+            claims.get("parentRefreshTokenHash1") is not None and access_token not in self._promoted
+        )
+        if not (check_database or needs_promotion):
+            return VerifiedSession(_session_info(claims), claims)
+        record = await self.get(handle)
+        if record is None:
+            return UnauthorisedError("session does not exist or has expired")
+        new_token = None
+        if needs_promotion:
+            new_token = await self._promote(access_token, claims, record)
+        return VerifiedSession(_session_info(claims), claims, new_token)
+
+    async def _checked_claims(self, access_token: str) -> Mapping[str, Any] | TryRefreshTokenError:
+        if not isinstance(access_token, str):
+            return TryRefreshTokenError("access token is not a string")
+        try:
+            return self.keys.verifier.verify(access_token)
+        except ExpiredToken:
+            return TryRefreshTokenError("access token expired")
+        except InvalidToken as exc:
+            kid = _kid(access_token)
+            unknown_kid = kid is not None and not self.keys.verifier.has_kid(kid)
+            if unknown_kid and await self.keys.reload_if_unknown(kid):  # type: ignore[arg-type]
+                return await self._checked_claims(access_token)
+            return TryRefreshTokenError(f"invalid access token: {exc}")
+
+    async def _promote(
+        self, access_token: str, claims: Mapping[str, Any], record: SessionRecord
+    ) -> TokenInfo:
+        """First use of a refreshed session: mark its refresh token used, drop the parent marker."""
+        current_hash2 = sha256_hex(claims["refreshTokenHash1"])
+        rt = t.refresh_tokens
+        async with self.ctx.db.transaction() as conn:
+            await conn.execute(
+                update(rt)
+                .where(rt.c.token_hash2 == current_hash2, rt.c.used_at.is_(None))
+                .values(used_at=now_ms())
+            )
+        self._remember(self._promoted, access_token)
+        new_claims = dict(claims)
+        new_claims["parentRefreshTokenHash1"] = None
+        return await self._sign(new_claims, static=_is_static(access_token), expiry_from_now=True)
+
+    # -- refreshing -------------------------------------------------------------------------
+
+    async def refresh(
+        self,
+        refresh_token: str,
+        *,
+        enable_anti_csrf: bool = False,
+    ) -> NewSession | UnauthorisedError | TokenTheftDetectedError:
+        if not isinstance(refresh_token, str) or not refresh_token or len(refresh_token) > 512:
+            return UnauthorisedError("refresh token is not valid")
+        hash2 = _hash2(refresh_token)
+        now = now_ms()
+        async with self.ctx.db.transaction() as conn:
+            row = await self._refresh_row(conn, hash2)
+            if row is None:
+                return UnauthorisedError("refresh token is not valid")
+            if row.expires_at <= now:
+                await self._delete_session(conn, row.session_handle)
+                return UnauthorisedError("session expired")
+            if row.refresh_token_hash2 == hash2:
+                child = random_token()
+                swapped = await conn.execute(
+                    update(t.sessions)
+                    .where(
+                        t.sessions.c.app_id == self.ctx.app_id,
+                        t.sessions.c.session_handle == row.session_handle,
+                        t.sessions.c.refresh_token_hash2 == hash2,
+                    )
+                    .values(
+                        refresh_token_hash2=_hash2(child),
+                        expires_at=self._expiry(row.created_at, now),
+                    )
+                )
+                if swapped.rowcount == 1:
+                    await _rotate(conn, self.ctx.app_id, row.session_handle, hash2, child, now)
+                    record = _record(row, self._expiry(row.created_at, now))
+                    use_static = bool(row.use_static_key)
+                    rotated = True
+                else:  # a concurrent refresh won; judge this token as a superseded one
+                    row = await self._refresh_row(conn, hash2)
+                    rotated = False
+            else:
+                rotated = False
+            if not rotated:
+                if row is None:
+                    return UnauthorisedError("session does not exist")
+                if await self._is_benign_race(conn, row, now):
+                    return UnauthorisedError("refresh token already rotated", clear_tokens=False)
+                await self._delete_session(conn, row.session_handle)
+                theft = TokenTheftDetectedError(row.session_handle, row.user_id, row.recipe_user_id)
+        if not rotated:
+            self._remember(self._revoked, theft.session_handle)
+            return theft
+        return await self._tokens(
+            record,
+            child,
+            parent_token=refresh_token,
+            enable_anti_csrf=enable_anti_csrf,
+            use_static_key=use_static,
+        )
+
+    async def _refresh_row(self, conn: AsyncConnection, hash2: str) -> Row[Any] | None:
+        rt, s = t.refresh_tokens, t.sessions
+        return (
+            await conn.execute(
+                select(
+                    rt.c.child_hash2,
+                    rt.c.superseded_at,
+                    s.c.session_handle,
+                    s.c.user_id,
+                    s.c.recipe_user_id,
+                    s.c.tenant_id,
+                    s.c.session_data,
+                    s.c.jwt_payload,
+                    s.c.refresh_token_hash2,
+                    s.c.use_static_key,
+                    s.c.created_at,
+                    s.c.expires_at,
+                )
+                .join(s, (s.c.app_id == rt.c.app_id) & (s.c.session_handle == rt.c.session_handle))
+                .where(rt.c.token_hash2 == hash2, rt.c.app_id == self.ctx.app_id)
+            )
+        ).first()
+
+    async def _is_benign_race(self, conn: AsyncConnection, row: Row[Any], now: int) -> bool:
+        """The immediate predecessor, replayed quickly, whose child nobody has used yet."""
+        if row.child_hash2 is None or row.child_hash2 != row.refresh_token_hash2:
+            return False
+        if now - (row.superseded_at or 0) > self.ctx.settings.refresh_grace_seconds * 1000:
+            return False
+        rt = t.refresh_tokens
+        used_at = (
+            await conn.execute(select(rt.c.used_at).where(rt.c.token_hash2 == row.child_hash2))
+        ).scalar_one_or_none()
+        return used_at is None
+
+    # -- reading and changing ---------------------------------------------------------------
+
+    async def get(self, handle: str) -> SessionRecord | None:
+        s = t.sessions
+        async with self.ctx.db.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(s).where(s.c.app_id == self.ctx.app_id, s.c.session_handle == handle)
+                )
+            ).first()
+        if row is None or row.expires_at <= now_ms():
+            return None
+        return _record(row, row.expires_at)
+
+    async def handles_for_user(self, user_id: str, *, tenant_id: str | None = None) -> list[str]:
+        s = t.sessions
+        async with self.ctx.db.engine.connect() as conn:
+            aliases = (await resolve_user_id(conn, self.ctx.app_id, user_id)).aliases
+            query = select(s.c.session_handle).where(
+                s.c.app_id == self.ctx.app_id, s.c.user_id.in_(aliases), s.c.expires_at > now_ms()
+            )
+            if tenant_id is not None:
+                query = query.where(s.c.tenant_id == tenant_id)
+            return list((await conn.scalars(query.order_by(s.c.created_at))).all())
+
+    async def revoke(self, handles: list[str]) -> list[str]:
+        """Revoke sessions by handle; returns the handles that existed."""
+        if not handles:
+            return []
+        s = t.sessions
+        async with self.ctx.db.transaction() as conn:
+            existing = list(
+                (
+                    await conn.scalars(
+                        select(s.c.session_handle).where(
+                            s.c.app_id == self.ctx.app_id, s.c.session_handle.in_(handles)
+                        )
+                    )
+                ).all()
+            )
+            if existing:
+                await conn.execute(
+                    delete(s).where(s.c.app_id == self.ctx.app_id, s.c.session_handle.in_(existing))
+                )
+        self.note_revoked(existing)
+        return existing
+
+    def note_revoked(self, handles: list[str]) -> None:
+        """Refuse these sessions' access tokens in this process from now on."""
+        for handle in handles:
+            self._remember(self._revoked, handle)
+
+    async def revoke_all_for_user(self, user_id: str, *, tenant_id: str | None = None) -> list[str]:
+        return await self.revoke(await self.handles_for_user(user_id, tenant_id=tenant_id))
+
+    async def update_session_data(self, handle: str, data: Mapping[str, Any]) -> bool:
+        return await self._update_column(handle, session_data=dict(data))
+
+    async def update_access_token_payload(self, handle: str, payload: Mapping[str, Any]) -> bool:
+        """Replace the custom payload that future access tokens of this session carry."""
+        return await self._update_column(handle, jwt_payload=_custom_payload(payload))
+
+    async def regenerate_access_token(
+        self, access_token: str, new_payload: Mapping[str, Any] | None = None
+    ) -> VerifiedSession | UnauthorisedError:
+        """A fresh access token for a live session, optionally with a new custom payload."""
+        claims = await self._checked_claims(access_token)
+        if isinstance(claims, TryRefreshTokenError):
+            return UnauthorisedError(claims.message)
+        handle = claims["sessionHandle"]
+        if new_payload is not None and not await self.update_access_token_payload(
+            handle, new_payload
+        ):
+            return UnauthorisedError("session does not exist")
+        record = await self.get(handle)
+        if record is None:
+            return UnauthorisedError("session does not exist")
+        new_claims = {k: v for k, v in claims.items() if k in PROTECTED_CLAIMS}
+        new_claims.update(record.user_data_in_jwt)
+        token = await self._sign(new_claims, static=_is_static(access_token), expiry_from_now=True)
+        return VerifiedSession(_session_info(new_claims), new_claims, token)
+
+    async def purge_expired(self) -> int:
+        s = t.sessions
+        async with self.ctx.db.transaction() as conn:
+            result = await conn.execute(
+                delete(s).where(s.c.app_id == self.ctx.app_id, s.c.expires_at <= now_ms())
+            )
+        return result.rowcount
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _update_column(self, handle: str, **values: Any) -> bool:
+        s = t.sessions
+        async with self.ctx.db.transaction() as conn:
+            result = await conn.execute(
+                update(s)
+                .where(
+                    s.c.app_id == self.ctx.app_id,
+                    s.c.session_handle == handle,
+                    s.c.expires_at > now_ms(),
+                )
+                .values(**values)
+            )
+        return result.rowcount == 1
+
+    async def _delete_session(self, conn: AsyncConnection, handle: str) -> None:
+        await conn.execute(
+            delete(t.sessions).where(
+                t.sessions.c.app_id == self.ctx.app_id, t.sessions.c.session_handle == handle
+            )
+        )
+
+    def _expiry(self, created_at: int, now: int) -> int:
+        idle = now + self.ctx.settings.refresh_token_validity * 1000
+        absolute = self.ctx.settings.session_absolute_lifetime
+        return idle if absolute is None else min(idle, created_at + absolute * 1000)
+
+    async def _tokens(
+        self,
+        record: SessionRecord,
+        refresh_token: str,
+        *,
+        parent_token: str | None,
+        enable_anti_csrf: bool,
+        use_static_key: bool,
+    ) -> NewSession:
+        anti_csrf = random_token(16) if enable_anti_csrf else None
+        claims: dict[str, Any] = dict(record.user_data_in_jwt)
+        claims.update(
+            sub=record.user_id,
+            rsub=record.recipe_user_id,
+            tId=record.tenant_id,
+            sessionHandle=record.handle,
+            refreshTokenHash1=sha256_hex(refresh_token),
+            parentRefreshTokenHash1=None if parent_token is None else sha256_hex(parent_token),
+            antiCsrfToken=anti_csrf,
+        )
+        access = await self._sign(claims, static=use_static_key, expiry_from_now=True)
+        now = access.created_time
+        refresh = TokenInfo(refresh_token, record.expiry, now)
+        return NewSession(_session_info(claims), access, refresh, anti_csrf)
+
+    async def _sign(
+        self, claims: dict[str, Any], *, static: bool, expiry_from_now: bool
+    ) -> TokenInfo:
+        key = await self.keys.signing_key(static=static)
+        now = now_ms()
+        if expiry_from_now:
+            claims["iat"] = now // 1000
+            claims["exp"] = now // 1000 + self.ctx.settings.access_token_validity
+        return TokenInfo(sign(claims, key), claims["exp"] * 1000, now, claims)
+
+    @staticmethod
+    def _remember(store: dict[str, Any], key: str) -> None:
+        if len(store) >= _MAX_REMEMBERED:
+            for old in list(store)[: _MAX_REMEMBERED // 10]:
+                del store[old]
+        store[key] = time.monotonic()
+
+
+def _custom_payload(payload: Mapping[str, Any] | None) -> dict[str, Any]:
+    if payload is None:
+        return {}
+    if not isinstance(payload, Mapping):
+        raise ValueError("access token payload must be a JSON object")
+    return {k: v for k, v in payload.items() if k not in PROTECTED_CLAIMS}
+
+
+def _session_info(claims: Mapping[str, Any]) -> SessionInfo:
+    return SessionInfo(
+        handle=claims["sessionHandle"],
+        user_id=claims["sub"],
+        recipe_user_id=claims.get("rsub", claims["sub"]),
+        tenant_id=claims.get("tId", PUBLIC),
+        user_data_in_jwt={k: v for k, v in claims.items() if k not in PROTECTED_CLAIMS},
+    )
+
+
+def _record(row: Row[Any], expiry: int) -> SessionRecord:
+    return SessionRecord(
+        handle=row.session_handle,
+        user_id=row.user_id,
+        recipe_user_id=row.recipe_user_id,
+        tenant_id=row.tenant_id,
+        session_data=dict(row.session_data or {}),
+        user_data_in_jwt=dict(row.jwt_payload or {}),
+        time_created=row.created_at,
+        expiry=expiry,
+    )
+
+
+def _hash2(refresh_token: str) -> str:
+    return sha256_hex(sha256_hex(refresh_token))
+
+
+def _kid(token: str) -> str | None:
+    try:
+        header, _ = decode_unverified(token)
+    except InvalidToken:
+        return None
+    kid = header.get("kid")
+    return kid if isinstance(kid, str) else None
+
+
+def _is_static(token: str) -> bool:
+    kid = _kid(token)
+    return kid is not None and kid.startswith("s-")
+
+
+async def _insert_refresh_token(
+    conn: AsyncConnection, app_id: str, handle: str, token: str, now: int
+) -> None:
+    await conn.execute(
+        insert(t.refresh_tokens).values(
+            token_hash2=_hash2(token), app_id=app_id, session_handle=handle, created_at=now
+        )
+    )
+
+
+async def _rotate(
+    conn: AsyncConnection, app_id: str, handle: str, old_hash2: str, child: str, now: int
+) -> None:
+    rt = t.refresh_tokens
+    # Refreshing with a token is also the first use of it.
+    await conn.execute(
+        update(rt)
+        .where(rt.c.token_hash2 == old_hash2)
+        .values(
+            child_hash2=_hash2(child), superseded_at=now, used_at=func.coalesce(rt.c.used_at, now)
+        )
+    )
+    await _insert_refresh_token(conn, app_id, handle, child, now)

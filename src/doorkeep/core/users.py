@@ -1,0 +1,308 @@
+"""Users as the CDI shows them, and the queries that find, list and delete them.
+
+A user ID may be given as doorkeep's own ID or, once a user-ID mapping exists,
+as the external ID; every lookup here accepts both, and every user returned
+shows the external ID where one exists (the migration seed relies on this).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from doorkeep.core.context import AppContext
+from doorkeep.storage import tables as t
+
+
+@dataclass(frozen=True)
+class LoginMethod:
+    recipe_id: str
+    recipe_user_id: str
+    tenant_ids: tuple[str, ...]
+    time_joined: int
+    verified: bool
+    email: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "recipeId": self.recipe_id,
+            "recipeUserId": self.recipe_user_id,
+            "tenantIds": list(self.tenant_ids),
+            "timeJoined": self.time_joined,
+            "verified": self.verified,
+        }
+        if self.email is not None:
+            data["email"] = self.email
+        return data
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    time_joined: int
+    tenant_ids: tuple[str, ...]
+    login_methods: tuple[LoginMethod, ...]
+    is_primary_user: bool = False
+
+    @property
+    def emails(self) -> list[str]:
+        return [m.email for m in self.login_methods if m.email is not None]
+
+    @property
+    def email(self) -> str | None:
+        """The email of the first login method that has one (the seeds' `user.email`)."""
+        emails = self.emails
+        return emails[0] if emails else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The CDI `authRecipeUser` object."""
+        return {
+            "id": self.id,
+            "isPrimaryUser": self.is_primary_user,
+            "tenantIds": list(self.tenant_ids),
+            "timeJoined": self.time_joined,
+            "emails": self.emails,
+            "phoneNumbers": [],
+            "thirdParty": [],
+            "webauthn": {"credentialIds": []},
+            "loginMethods": [m.to_json() for m in self.login_methods],
+        }
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """A user ID resolved through the mapping: doorkeep's own ID and the external one, if any."""
+
+    internal_id: str
+    external_id: str | None
+
+    @property
+    def public_id(self) -> str:
+        return self.external_id or self.internal_id
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return (
+            (self.internal_id,)
+            if self.external_id is None
+            else (self.internal_id, self.external_id)
+        )
+
+
+async def resolve_user_id(conn: AsyncConnection, app_id: str, user_id: str) -> UserRef:
+    """Map either kind of ID to both kinds. An ID with no mapping is taken as internal."""
+    m = t.userid_mappings
+    row = (
+        await conn.execute(
+            select(m.c.supertokens_user_id, m.c.external_user_id).where(
+                m.c.app_id == app_id,
+                or_(m.c.supertokens_user_id == user_id, m.c.external_user_id == user_id),
+            )
+        )
+    ).first()
+    if row is None:
+        return UserRef(user_id, None)
+    return UserRef(row.supertokens_user_id, row.external_user_id)
+
+
+async def load_users(conn: AsyncConnection, app_id: str, internal_ids: Sequence[str]) -> list[User]:
+    """Build the users with these internal IDs, in the given order (missing ones skipped)."""
+    if not internal_ids:
+        return []
+    u, ep, m, ut, ve = (
+        t.users,
+        t.emailpassword_users,
+        t.userid_mappings,
+        t.user_tenants,
+        t.verified_emails,
+    )
+    rows = (
+        await conn.execute(
+            select(u.c.user_id, u.c.recipe_id, u.c.time_joined, ep.c.email, m.c.external_user_id)
+            .select_from(
+                u.outerjoin(
+                    ep, and_(ep.c.app_id == u.c.app_id, ep.c.user_id == u.c.user_id)
+                ).outerjoin(
+                    m, and_(m.c.app_id == u.c.app_id, m.c.supertokens_user_id == u.c.user_id)
+                )
+            )
+            .where(u.c.app_id == app_id, u.c.user_id.in_(internal_ids))
+        )
+    ).all()
+    tenant_rows = (
+        await conn.execute(
+            select(ut.c.user_id, ut.c.tenant_id)
+            .where(ut.c.app_id == app_id, ut.c.user_id.in_(internal_ids))
+            .order_by(ut.c.tenant_id)
+        )
+    ).all()
+    tenants: dict[str, list[str]] = {}
+    for tr in tenant_rows:
+        tenants.setdefault(tr.user_id, []).append(tr.tenant_id)
+    verified_pairs: set[tuple[str, str]] = set()
+    emails = [(r.user_id, r.email) for r in rows if r.email is not None]
+    if emails:
+        verified_pairs = {
+            (v.user_id, v.email)
+            for v in await conn.execute(
+                select(ve.c.user_id, ve.c.email).where(
+                    ve.c.app_id == app_id, tuple_(ve.c.user_id, ve.c.email).in_(emails)
+                )
+            )
+        }
+    by_id: dict[str, User] = {}
+    for r in rows:
+        public_id = r.external_user_id or r.user_id
+        tenant_ids = tuple(tenants.get(r.user_id, ()))
+        method = LoginMethod(
+            recipe_id=r.recipe_id,
+            recipe_user_id=public_id,
+            tenant_ids=tenant_ids,
+            time_joined=r.time_joined,
+            verified=(r.user_id, r.email) in verified_pairs,
+            email=r.email,
+        )
+        by_id[r.user_id] = User(public_id, r.time_joined, tenant_ids, (method,))
+    return [by_id[i] for i in internal_ids if i in by_id]
+
+
+def _encode_cursor(time_joined: int, user_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([time_joined, user_id]).encode()).decode()
+
+
+def _decode_cursor(token: str) -> tuple[int, str] | None:
+    try:
+        time_joined, user_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(time_joined, int) or not isinstance(user_id, str):
+        return None
+    return time_joined, user_id
+
+
+class InvalidPaginationToken(ValueError):
+    pass
+
+
+class UserService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    async def get_user(self, user_id: str) -> User | None:
+        async with self.ctx.db.engine.connect() as conn:
+            ref = await resolve_user_id(conn, self.ctx.app_id, user_id)
+            found = await load_users(conn, self.ctx.app_id, [ref.internal_id])
+        return found[0] if found else None
+
+    async def list_users(
+        self,
+        *,
+        tenant_id: str | None = None,
+        limit: int = 100,
+        pagination_token: str | None = None,
+        newest_first: bool = False,
+        recipe_ids: Iterable[str] | None = None,
+    ) -> tuple[list[User], str | None]:
+        """A page of users ordered by time joined; returns the users and the next page's token."""
+        if not 1 <= limit <= 1000:
+            raise ValueError("limit must be between 1 and 1000")
+        u = t.users
+        query = select(u.c.user_id, u.c.time_joined).where(u.c.app_id == self.ctx.app_id)
+        if tenant_id is not None:
+            ut = t.user_tenants
+            query = query.where(
+                select(ut.c.user_id)
+                .where(
+                    ut.c.app_id == u.c.app_id,
+                    ut.c.user_id == u.c.user_id,
+                    ut.c.tenant_id == tenant_id,
+                )
+                .exists()
+            )
+        recipe_list = [r for r in (recipe_ids or []) if r]
+        if recipe_list:
+            query = query.where(u.c.recipe_id.in_(recipe_list))
+        key = tuple_(u.c.time_joined, u.c.user_id)
+        if pagination_token:
+            cursor = _decode_cursor(pagination_token)
+            if cursor is None:
+                raise InvalidPaginationToken("invalid pagination token")
+            query = query.where(key < tuple_(*cursor) if newest_first else key > tuple_(*cursor))
+        order = (
+            (u.c.time_joined.desc(), u.c.user_id.desc())
+            if newest_first
+            else (u.c.time_joined, u.c.user_id)
+        )
+        query = query.order_by(*order).limit(limit + 1)
+        async with self.ctx.db.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            page = rows[:limit]
+            users = await load_users(conn, self.ctx.app_id, [r.user_id for r in page])
+        next_token = (
+            _encode_cursor(page[-1].time_joined, page[-1].user_id) if len(rows) > limit else None
+        )
+        return users, next_token
+
+    async def count_users(
+        self, *, tenant_id: str | None = None, recipe_ids: Iterable[str] | None = None
+    ) -> int:
+        u, ut = t.users, t.user_tenants
+        query = select(func.count()).select_from(u).where(u.c.app_id == self.ctx.app_id)
+        if tenant_id is not None:
+            query = query.where(
+                select(ut.c.user_id)
+                .where(
+                    ut.c.app_id == u.c.app_id,
+                    ut.c.user_id == u.c.user_id,
+                    ut.c.tenant_id == tenant_id,
+                )
+                .exists()
+            )
+        recipe_list = [r for r in (recipe_ids or []) if r]
+        if recipe_list:
+            query = query.where(u.c.recipe_id.in_(recipe_list))
+        async with self.ctx.db.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def get_users_by_email(self, tenant_id: str, email: str) -> list[User]:
+        ept = t.emailpassword_user_tenants
+        async with self.ctx.db.engine.connect() as conn:
+            ids = (
+                await conn.scalars(
+                    select(ept.c.user_id).where(
+                        ept.c.app_id == self.ctx.app_id,
+                        ept.c.tenant_id == tenant_id,
+                        ept.c.email == email.strip().lower(),
+                    )
+                )
+            ).all()
+            return await load_users(conn, self.ctx.app_id, list(ids))
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete a user and everything that belongs to them, in one transaction."""
+        app_id = self.ctx.app_id
+        async with self.ctx.db.transaction() as conn:
+            ref = await resolve_user_id(conn, app_id, user_id)
+            aliases = ref.aliases
+            await conn.execute(
+                delete(t.sessions).where(
+                    t.sessions.c.app_id == app_id, t.sessions.c.user_id.in_(aliases)
+                )
+            )
+            for table in (t.user_metadata, t.verified_emails, t.email_verification_tokens):
+                await conn.execute(
+                    delete(table).where(table.c.app_id == app_id, table.c.user_id.in_(aliases))
+                )
+            # Cascades take the login methods, tenants, mapping and reset tokens.
+            result = await conn.execute(
+                delete(t.users).where(
+                    t.users.c.app_id == app_id, t.users.c.user_id == ref.internal_id
+                )
+            )
+            return result.rowcount > 0

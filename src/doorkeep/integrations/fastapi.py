@@ -1,0 +1,44 @@
+"""FastAPI integration: `verify_session()` as a dependency.
+
+app = FastAPI()
+install(app, dk)
+
+@app.post("/change-password")
+async def change_password(session: Session = Depends(verify_session())):
+    ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+
+from doorkeep.integrations.starlette import doorkeep_of, install
+from doorkeep.web.session_request import Session, SessionError, get_session
+
+__all__ = ["Session", "SessionError", "install", "verify_session"]
+
+
+def verify_session(
+    *,
+    session_required: bool = True,
+    check_database: bool = False,
+    anti_csrf_check: bool | None = None,
+) -> Callable[[Request], Awaitable[Session | None]]:
+    """A dependency giving the request's Session (or None when not required and absent).
+
+    Failures raise SessionError, which `install()`'s handler turns into the 401/403
+    answers the SuperTokens frontend SDK understands.
+    """
+
+    async def dependency(request: Request) -> Session | None:
+        return await get_session(
+            doorkeep_of(request),
+            request,
+            session_required=session_required,
+            check_database=check_database,
+            anti_csrf_check=anti_csrf_check,
+        )
+
+    return dependency

@@ -1,0 +1,163 @@
+"""Starlette integration: the middleware that serves the FDI and carries session
+cookies/headers onto responses, and a decorator that protects an endpoint.
+
+    app = Starlette(routes=[...], middleware=[Middleware(DoorkeepMiddleware, dk=dk)])
+
+    @requires_session()
+    async def profile(request):
+        session = request.state.session
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from doorkeep.web.session_request import (
+    MUTATIONS_KEY,
+    Session,
+    SessionError,
+    get_session,
+    mutations_of,
+)
+from doorkeep.web.transport import ResponseMutations
+
+if TYPE_CHECKING:
+    from doorkeep.app import Doorkeep
+
+SCOPE_KEY = "doorkeep"
+_CORS_ALLOW_HEADERS = "content-type, rid, fdi-version, anti-csrf, st-auth-mode, authorization"
+
+
+class DoorkeepMiddleware:
+    """Serves `api_base_path` (the FDI), adds pending session headers to every response,
+    answers CORS for the configured website domain, and starts doorkeep on first use."""
+
+    def __init__(self, app: ASGIApp, dk: Doorkeep, *, cors: bool = True) -> None:
+        self.app = app
+        self.dk = dk
+        self.cors_origin = dk.settings.website_domain.rstrip("/") if cors else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        dk = self.dk
+        if not dk.started:
+            await dk.start()
+        scope[SCOPE_KEY] = dk
+        # Created now, not on demand: routers copy the scope, and every copy must
+        # share this one object for its headers to reach the response.
+        pending = scope[MUTATIONS_KEY] = ResponseMutations()
+        origin = self._allowed_origin(scope)
+        if origin is not None and scope["method"] == "OPTIONS":
+            await _preflight(origin, send)
+            return
+        target = dk.web if dk.web.handles(scope["path"]) else self.app
+
+        async def send_with_session_headers(message: Message) -> None:
+            if message["type"] == "http.response.start" and (pending.headers or origin):
+                headers = list(message.get("headers", []))
+                headers += [(n.encode(), v.encode()) for n, v in pending.headers]
+                if origin is not None:
+                    headers += [
+                        (b"access-control-allow-origin", origin.encode()),
+                        (b"access-control-allow-credentials", b"true"),
+                        (b"vary", b"Origin"),
+                    ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await target(scope, receive, send_with_session_headers)
+
+    def _allowed_origin(self, scope: Scope) -> str | None:
+        if self.cors_origin is None:
+            return None
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                origin = value.decode("latin-1")
+                return origin if origin == self.cors_origin else None
+        return None
+
+
+async def _preflight(origin: str, send: Send) -> None:
+    headers = [
+        (b"access-control-allow-origin", origin.encode()),
+        (b"access-control-allow-credentials", b"true"),
+        (b"access-control-allow-methods", b"GET, POST, PUT, DELETE, OPTIONS"),
+        (b"access-control-allow-headers", _CORS_ALLOW_HEADERS.encode()),
+        (b"access-control-max-age", b"600"),
+        (b"vary", b"Origin"),
+        (b"content-length", b"0"),
+    ]
+    await send({"type": "http.response.start", "status": 204, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def doorkeep_of(conn: HTTPConnection) -> Doorkeep:
+    dk = conn.scope.get(SCOPE_KEY)
+    if dk is None:
+        raise RuntimeError("doorkeep is not installed: add DoorkeepMiddleware to the application")
+    return dk
+
+
+def session_error_response(conn: HTTPConnection, error: SessionError) -> Response:
+    """The 401/403 the frontend SDK expects; clears tokens when the session is gone."""
+    if error.clear_tokens:
+        dk = doorkeep_of(conn)
+        mode = (
+            "cookie"
+            if conn.cookies.get("sAccessToken") or conn.cookies.get("sRefreshToken")
+            else "header"
+        )
+        dk.web.transport.clear(mutations_of(conn), mode)
+    return JSONResponse(error.body, status_code=error.status_code)
+
+
+async def session_error_handler(request: Request, exc: Exception) -> Response:
+    """For `app.add_exception_handler(SessionError, session_error_handler)`."""
+    assert isinstance(exc, SessionError)
+    return session_error_response(request, exc)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def requires_session(
+    *,
+    session_required: bool = True,
+    check_database: bool = False,
+    anti_csrf_check: bool | None = None,
+) -> Callable[[Endpoint], Endpoint]:
+    """Protect a Starlette endpoint; the session is at `request.state.session`."""
+
+    def decorator(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def wrapper(request: Request) -> Response:
+            try:
+                session: Session | None = await get_session(
+                    doorkeep_of(request),
+                    request,
+                    session_required=session_required,
+                    check_database=check_database,
+                    anti_csrf_check=anti_csrf_check,
+                )
+            except SessionError as exc:
+                return session_error_response(request, exc)
+            request.state.session = session
+            return await endpoint(request)
+
+        return wrapper
+
+    return decorator
+
+
+def install(app: Any, dk: Doorkeep) -> None:
+    """Add the middleware and the session error handler to a Starlette or FastAPI app."""
+    app.add_middleware(DoorkeepMiddleware, dk=dk)
+    app.add_exception_handler(SessionError, session_error_handler)

@@ -1,0 +1,109 @@
+"""The emailpassword recipe: sign up, sign in and account updates with an email and a password."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from doorkeep.core.app import AppCore
+from doorkeep.core.common import PUBLIC
+from doorkeep.core.users import User
+from doorkeep.recipes.base import Override, UserContext, apply_override
+from doorkeep.recipes.base import context as _ctx
+from doorkeep.recipes.emailpassword.apis import EmailPasswordApis
+from doorkeep.recipes.emailpassword.forms import (
+    InputFormField,
+    default_email_validator,
+    password_validator,
+)
+from doorkeep.recipes.emailpassword.functions import (
+    EmailPasswordFunctions,
+    SignInResult,
+    SignUpResult,
+    UpdateResult,
+)
+
+__all__ = [
+    "EmailPasswordApis",
+    "EmailPasswordConfig",
+    "EmailPasswordFunctions",
+    "EmailPasswordRecipe",
+    "InputFormField",
+]
+
+
+@dataclass
+class EmailPasswordConfig:
+    """`sign_up_form_fields` adds fields or replaces the validators of `email` and `password`."""
+
+    sign_up_form_fields: list[InputFormField] = field(default_factory=list)
+    override_functions: Override[EmailPasswordFunctions] | None = None
+    override_apis: Override[EmailPasswordApis] | None = None
+
+
+class EmailPasswordRecipe:
+    """Call these from application code; they go through the (possibly overridden) functions."""
+
+    def __init__(self, core: AppCore, config: EmailPasswordConfig | None = None) -> None:
+        self.config = config or EmailPasswordConfig()
+        self.functions = apply_override(
+            EmailPasswordFunctions(core), self.config.override_functions
+        )
+        self.sign_up_fields = _sign_up_fields(self.config.sign_up_form_fields, core)
+
+    async def sign_up(
+        self,
+        email: str,
+        password: str,
+        tenant_id: str = PUBLIC,
+        user_context: UserContext | None = None,
+    ) -> SignUpResult:
+        return await self.functions.sign_up(email, password, tenant_id, _ctx(user_context))
+
+    async def sign_in(
+        self,
+        email: str,
+        password: str,
+        tenant_id: str = PUBLIC,
+        user_context: UserContext | None = None,
+    ) -> SignInResult:
+        return await self.functions.sign_in(email, password, tenant_id, _ctx(user_context))
+
+    async def get_user_by_id(
+        self, user_id: str, user_context: UserContext | None = None
+    ) -> User | None:
+        return await self.functions.get_user_by_id(user_id, _ctx(user_context))
+
+    async def get_user_by_email(
+        self, email: str, tenant_id: str = PUBLIC, user_context: UserContext | None = None
+    ) -> User | None:
+        return await self.functions.get_user_by_email(email, tenant_id, _ctx(user_context))
+
+    async def update_email_or_password(
+        self,
+        recipe_user_id: str,
+        *,
+        email: str | None = None,
+        password: str | None = None,
+        apply_password_policy: bool = True,
+        tenant_id: str = PUBLIC,
+        user_context: UserContext | None = None,
+    ) -> UpdateResult:
+        return await self.functions.update_email_or_password(
+            recipe_user_id, email, password, apply_password_policy, tenant_id, _ctx(user_context)
+        )
+
+
+def _sign_up_fields(custom: list[InputFormField], core: AppCore) -> list[InputFormField]:
+    """email and password first (with default validators unless replaced), then the rest."""
+    by_id = {f.id: f for f in custom}
+    defaults = {
+        "email": default_email_validator,
+        "password": password_validator(core.ctx.password_policy),
+    }
+    fields = []
+    for field_id, validator in defaults.items():
+        given = by_id.pop(field_id, None)
+        fields.append(
+            InputFormField(field_id, given.validate if given and given.validate else validator)
+        )
+    return fields + list(by_id.values())

@@ -1,0 +1,111 @@
+"""The emailpassword recipe's overridable API handlers (the FDI endpoints' logic)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from doorkeep.core.common import FieldError, Status, UnknownTenantError
+from doorkeep.core.emailpassword import EmailAlreadyExistsError, SignInOk, SignUpOk
+from doorkeep.core.users import User
+from doorkeep.recipes.apis import APIOptions, GeneralError
+from doorkeep.recipes.base import UserContext
+from doorkeep.recipes.emailpassword.forms import FormField
+from doorkeep.web.session_request import Session, attach_new_session
+
+if TYPE_CHECKING:
+    from doorkeep.core.emailpassword import WrongCredentialsError
+
+EMAIL_EXISTS_MESSAGE = "This email already exists. Please sign in instead."
+
+
+@dataclass(frozen=True)
+class SignUpPostOk(Status):
+    user: User
+    session: Session
+
+
+@dataclass(frozen=True)
+class SignInPostOk(Status):
+    user: User
+    session: Session
+
+
+@dataclass(frozen=True)
+class EmailExistsOk(Status):
+    exists: bool
+
+
+def field_value(form_fields: list[FormField], field_id: str) -> str:
+    return next(str(f.value) for f in form_fields if f.id == field_id)
+
+
+class EmailPasswordApis:
+    """Replace any method (see doorkeep.recipes.base) to change what an endpoint does."""
+
+    async def sign_up_post(
+        self,
+        form_fields: list[FormField],
+        tenant_id: str,
+        api_options: APIOptions,
+        user_context: UserContext,
+    ) -> SignUpPostOk | FieldError | GeneralError:
+        dk = api_options.dk
+        email, password = field_value(form_fields, "email"), field_value(form_fields, "password")
+        result = await dk.emailpassword.functions.sign_up(email, password, tenant_id, user_context)
+        if isinstance(result, EmailAlreadyExistsError):
+            return FieldError.one("email", EMAIL_EXISTS_MESSAGE)
+        if isinstance(result, UnknownTenantError):
+            return GeneralError("Tenant not found")
+        if not isinstance(result, SignUpOk):
+            return result
+        session = await self._new_session(
+            api_options, result.user.id, result.recipe_user_id, tenant_id, user_context
+        )
+        return SignUpPostOk(result.user, session)
+
+    async def sign_in_post(
+        self,
+        form_fields: list[FormField],
+        tenant_id: str,
+        api_options: APIOptions,
+        user_context: UserContext,
+    ) -> SignInPostOk | WrongCredentialsError | GeneralError:
+        dk = api_options.dk
+        email, password = field_value(form_fields, "email"), field_value(form_fields, "password")
+        result = await dk.emailpassword.functions.sign_in(email, password, tenant_id, user_context)
+        if not isinstance(result, SignInOk):
+            return result
+        session = await self._new_session(
+            api_options, result.user.id, result.recipe_user_id, tenant_id, user_context
+        )
+        return SignInPostOk(result.user, session)
+
+    async def email_exists_get(
+        self, email: str, tenant_id: str, api_options: APIOptions, user_context: UserContext
+    ) -> EmailExistsOk:
+        user = await api_options.dk.emailpassword.functions.get_user_by_email(
+            email, tenant_id, user_context
+        )
+        return EmailExistsOk(user is not None)
+
+    @staticmethod
+    async def _new_session(
+        api_options: APIOptions,
+        user_id: str,
+        recipe_user_id: str,
+        tenant_id: str,
+        user_context: UserContext,
+    ) -> Session:
+        """A fresh session for this sign-in (never a pre-existing token: no fixation)."""
+        dk = api_options.dk
+        new = await dk.session.functions.create_new_session(
+            user_id,
+            recipe_user_id,
+            None,
+            None,
+            dk.web.anti_csrf != "VIA_TOKEN",
+            tenant_id,
+            user_context,
+        )
+        return attach_new_session(dk, api_options.request, new)

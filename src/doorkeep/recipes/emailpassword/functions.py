@@ -1,0 +1,61 @@
+"""The emailpassword recipe's overridable functions (SuperTokens' RecipeInterface)."""
+
+from __future__ import annotations
+
+from doorkeep.core.app import AppCore
+from doorkeep.core.common import FieldError, UnknownTenantError, UnknownUserIdError
+from doorkeep.core.emailpassword import (
+    EmailAlreadyExistsError,
+    SignInOk,
+    SignUpOk,
+    UpdateOk,
+    WrongCredentialsError,
+)
+from doorkeep.core.users import User
+from doorkeep.recipes.base import UserContext
+
+SignUpResult = SignUpOk | EmailAlreadyExistsError | FieldError | UnknownTenantError
+SignInResult = SignInOk | WrongCredentialsError
+UpdateResult = UpdateOk | UnknownUserIdError | EmailAlreadyExistsError | FieldError
+
+
+class EmailPasswordFunctions:
+    """Business operations of email/password accounts. Replace any method to change it."""
+
+    def __init__(self, core: AppCore) -> None:
+        self.core = core
+
+    async def sign_up(
+        self, email: str, password: str, tenant_id: str, user_context: UserContext
+    ) -> SignUpResult:
+        return await self.core.emailpassword.sign_up(tenant_id, email, password)
+
+    async def sign_in(
+        self, email: str, password: str, tenant_id: str, user_context: UserContext
+    ) -> SignInResult:
+        return await self.core.emailpassword.sign_in(tenant_id, email, password)
+
+    async def get_user_by_id(self, user_id: str, user_context: UserContext) -> User | None:
+        return await self.core.users.get_user(user_id)
+
+    async def get_user_by_email(
+        self, email: str, tenant_id: str, user_context: UserContext
+    ) -> User | None:
+        users = await self.core.users.get_users_by_email(tenant_id, email)
+        return users[0] if users else None
+
+    async def update_email_or_password(
+        self,
+        recipe_user_id: str,
+        email: str | None,
+        password: str | None,
+        apply_password_policy: bool,
+        tenant_id: str,
+        user_context: UserContext,
+    ) -> UpdateResult:
+        return await self.core.emailpassword.update_email_or_password(
+            recipe_user_id,
+            email=email,
+            password=password,
+            apply_password_policy=apply_password_policy,
+        )

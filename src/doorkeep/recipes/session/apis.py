@@ -1,0 +1,41 @@
+"""The session recipe's overridable API handlers: refresh and sign out."""
+
+from __future__ import annotations
+
+from doorkeep.core.session_models import NewSession, TokenTheftDetectedError
+from doorkeep.recipes.apis import APIOptions, OkResult
+from doorkeep.recipes.base import UserContext
+from doorkeep.web.session_request import Session, SessionError, attach_new_session
+from doorkeep.web.transport import refresh_token_from
+
+
+class SessionApis:
+    async def refresh_post(self, api_options: APIOptions, user_context: UserContext) -> Session:
+        """Rotate the refresh token; raises SessionError (401) when it cannot."""
+        dk = api_options.dk
+        request = api_options.request
+        found = refresh_token_from(request)
+        if found is None:
+            raise SessionError.unauthorised(clear_tokens=False)
+        token, mode = found
+        if (
+            mode == "cookie"
+            and dk.web.anti_csrf == "VIA_CUSTOM_HEADER"
+            and "rid" not in request.headers
+        ):
+            raise SessionError.unauthorised(clear_tokens=False)
+        result = await dk.session.functions.refresh_session(
+            token, dk.web.anti_csrf != "VIA_TOKEN", user_context
+        )
+        if isinstance(result, TokenTheftDetectedError):
+            raise SessionError.token_theft()
+        if not isinstance(result, NewSession):
+            raise SessionError.unauthorised(clear_tokens=result.clear_tokens)
+        return attach_new_session(dk, request, result, mode=mode)
+
+    async def signout_post(
+        self, session: Session | None, api_options: APIOptions, user_context: UserContext
+    ) -> OkResult:
+        if session is not None:
+            await session.revoke_session()
+        return OkResult()

@@ -1,0 +1,104 @@
+"""The session recipe's overridable functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from doorkeep.core.app import AppCore
+from doorkeep.core.session_models import (
+    NewSession,
+    SessionRecord,
+    TokenTheftDetectedError,
+    TryRefreshTokenError,
+    UnauthorisedError,
+    VerifiedSession,
+)
+from doorkeep.recipes.base import UserContext
+
+VerifyResult = VerifiedSession | TryRefreshTokenError | UnauthorisedError
+RefreshResult = NewSession | UnauthorisedError | TokenTheftDetectedError
+
+
+class SessionFunctions:
+    def __init__(self, core: AppCore) -> None:
+        self.core = core
+
+    async def create_new_session(
+        self,
+        user_id: str,
+        recipe_user_id: str | None,
+        access_token_payload: Mapping[str, Any] | None,
+        session_data_in_database: Mapping[str, Any] | None,
+        disable_anti_csrf: bool,
+        tenant_id: str,
+        user_context: UserContext,
+    ) -> NewSession:
+        return await self.core.sessions.create(
+            user_id,
+            recipe_user_id=recipe_user_id,
+            tenant_id=tenant_id,
+            access_token_payload=access_token_payload,
+            session_data=session_data_in_database,
+            enable_anti_csrf=not disable_anti_csrf,
+        )
+
+    async def get_session(
+        self,
+        access_token: str,
+        anti_csrf_token: str | None,
+        anti_csrf_check: bool,
+        check_database: bool,
+        user_context: UserContext,
+    ) -> VerifyResult:
+        return await self.core.sessions.verify(
+            access_token,
+            anti_csrf_token=anti_csrf_token,
+            do_anti_csrf_check=anti_csrf_check,
+            check_database=check_database,
+        )
+
+    async def refresh_session(
+        self, refresh_token: str, disable_anti_csrf: bool, user_context: UserContext
+    ) -> RefreshResult:
+        return await self.core.sessions.refresh(
+            refresh_token, enable_anti_csrf=not disable_anti_csrf
+        )
+
+    async def revoke_session(self, session_handle: str, user_context: UserContext) -> bool:
+        return bool(await self.core.sessions.revoke([session_handle]))
+
+    async def revoke_all_sessions_for_user(
+        self, user_id: str, tenant_id: str | None, user_context: UserContext
+    ) -> list[str]:
+        return await self.core.sessions.revoke_all_for_user(user_id, tenant_id=tenant_id)
+
+    async def get_all_session_handles_for_user(
+        self, user_id: str, tenant_id: str | None, user_context: UserContext
+    ) -> list[str]:
+        return await self.core.sessions.handles_for_user(user_id, tenant_id=tenant_id)
+
+    async def get_session_information(
+        self, session_handle: str, user_context: UserContext
+    ) -> SessionRecord | None:
+        return await self.core.sessions.get(session_handle)
+
+    async def update_session_data_in_database(
+        self, session_handle: str, new_session_data: Mapping[str, Any], user_context: UserContext
+    ) -> bool:
+        return await self.core.sessions.update_session_data(session_handle, new_session_data)
+
+    async def merge_into_access_token_payload(
+        self, session_handle: str, update: Mapping[str, Any], user_context: UserContext
+    ) -> bool:
+        """Shallow-merge into the custom payload future tokens carry; a None value removes a key."""
+        record = await self.core.sessions.get(session_handle)
+        if record is None:
+            return False
+        merged = dict(record.user_data_in_jwt)
+        for key, value in update.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        return await self.core.sessions.update_access_token_payload(session_handle, merged)

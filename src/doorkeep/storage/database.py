@@ -1,0 +1,111 @@
+"""Connecting to the database and keeping its schema current.
+
+doorkeep speaks to SQLite (the zero-setup default) and PostgreSQL through
+SQLAlchemy's async engine. Callers pass plain URLs (`sqlite:///path`,
+`postgresql://…`); the async driver is chosen here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_PG_MIGRATION_LOCK = 0x646F6F72  # "door": one migrator at a time across instances
+
+
+def async_url(url: str) -> str:
+    """Turn a plain database URL into one naming doorkeep's async driver."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return str(parsed.set(drivername="sqlite+aiosqlite"))
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError(
+        f"unsupported database URL {parsed.drivername!r}: use sqlite:// or postgresql://"
+    )
+
+
+class Database:
+    """The engine, transactions, and migrations for one database."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = async_url(url)
+        self.dialect: Literal["sqlite", "postgresql"] = (
+            "sqlite" if self.url.startswith("sqlite") else "postgresql"
+        )
+        if self.dialect == "sqlite":
+            # One connection: SQLite has one writer anyway, and queueing in the pool
+            # beats "database is locked" errors. Nothing awaits a hash while holding it.
+            self.engine: AsyncEngine = create_async_engine(
+                self.url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60
+            )
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = create_async_engine(
+                self.url,
+                echo=echo,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                pool_recycle=1800,
+            )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A connection inside one transaction: committed on success, rolled back on error."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision (safe to call from several instances)."""
+        async with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(text(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
+            await conn.run_sync(_upgrade_to_head)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transactions into our own hands so that they begin IMMEDIATE: a
+        # deferred transaction that later writes can fail with SQLITE_BUSY at once
+        # when another process holds the write lock.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def run_sync(coro: Any) -> Any:
+    """Run a coroutine from synchronous code (the CLI)."""
+    return asyncio.run(coro)

@@ -1,0 +1,217 @@
+"""The database schema, as SQLAlchemy Core tables.
+
+Every invariant the design promises is a constraint here, not a check in Python:
+an email is unique per tenant for email/password users, an external user ID maps
+to one user, a token hash identifies one token. Times are UTC milliseconds since
+the epoch (the CDI's convention). Secrets are stored only as SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Constraint names are fixed so that migrations and error handling can refer to them.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(128)  # user IDs, tenant IDs, handles: UUIDs or caller-chosen external IDs
+HASH = String(64)  # hex SHA-256
+
+apps = Table(
+    "apps",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("core_config", JSON, nullable=False, default=dict),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("app_id", ID, ForeignKey("apps.app_id", ondelete="CASCADE"), primary_key=True),
+    Column("tenant_id", ID, primary_key=True),
+    Column("config", JSON, nullable=False, default=dict),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# One row per login method ("recipe user"). `primary_user_id` is the user the
+# method belongs to; today it equals `user_id`, account linking can change it.
+users = Table(
+    "users",
+    metadata,
+    Column("app_id", ID, ForeignKey("apps.app_id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ID, primary_key=True),
+    Column("primary_user_id", ID, nullable=False),
+    Column("recipe_id", String(32), nullable=False),
+    Column("time_joined", BigInteger, nullable=False),
+    Index(None, "app_id", "primary_user_id"),
+    Index(None, "app_id", "time_joined", "user_id"),
+)
+
+user_tenants = Table(
+    "user_tenants",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("tenant_id", ID, primary_key=True),
+    Column("user_id", ID, primary_key=True),
+    ForeignKeyConstraint(
+        ["app_id", "user_id"], ["users.app_id", "users.user_id"], ondelete="CASCADE"
+    ),
+    ForeignKeyConstraint(
+        ["app_id", "tenant_id"], ["tenants.app_id", "tenants.tenant_id"], ondelete="CASCADE"
+    ),
+    Index(None, "app_id", "user_id"),
+)
+
+emailpassword_users = Table(
+    "emailpassword_users",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("user_id", ID, primary_key=True),
+    Column("email", String(256), nullable=False),
+    Column("password_hash", String(512), nullable=False),
+    Column("time_joined", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["app_id", "user_id"], ["users.app_id", "users.user_id"], ondelete="CASCADE"
+    ),
+)
+
+# The uniqueness of an email per tenant lives here, so that fifty concurrent
+# sign-ups with one address race on a constraint and exactly one wins.
+emailpassword_user_tenants = Table(
+    "emailpassword_user_tenants",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("tenant_id", ID, primary_key=True),
+    Column("user_id", ID, primary_key=True),
+    Column("email", String(256), nullable=False),
+    ForeignKeyConstraint(
+        ["app_id", "user_id"],
+        ["emailpassword_users.app_id", "emailpassword_users.user_id"],
+        ondelete="CASCADE",
+    ),
+    UniqueConstraint("app_id", "tenant_id", "email"),
+)
+
+user_metadata = Table(
+    "user_metadata",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("user_id", ID, primary_key=True),  # as the caller names the user (external ID if mapped)
+    Column("metadata", JSON, nullable=False),
+)
+
+userid_mappings = Table(
+    "userid_mappings",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("supertokens_user_id", ID, primary_key=True),
+    Column("external_user_id", ID, nullable=False),
+    Column("external_user_id_info", Text, nullable=True),
+    ForeignKeyConstraint(
+        ["app_id", "supertokens_user_id"], ["users.app_id", "users.user_id"], ondelete="CASCADE"
+    ),
+    UniqueConstraint("app_id", "external_user_id"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("session_handle", ID, primary_key=True),
+    Column("tenant_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),  # as the session names the user (external ID if mapped)
+    Column("recipe_user_id", ID, nullable=False),
+    Column("session_data", JSON, nullable=False),
+    Column("jwt_payload", JSON, nullable=False),
+    Column("refresh_token_hash2", HASH, nullable=False),  # the one refresh token accepted now
+    Column("use_static_key", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # idle limit, moved on each refresh
+    Index(None, "app_id", "user_id"),
+    Index(None, "expires_at"),
+)
+
+# Every refresh token a session was given, current and superseded, so that a
+# superseded one is recognised (theft) rather than merely unknown.
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash2", HASH, primary_key=True),  # sha256(sha256(token))
+    Column("app_id", ID, nullable=False),
+    Column("session_handle", ID, nullable=False),
+    Column("child_hash2", HASH, nullable=True),  # set when this token was rotated
+    Column("created_at", BigInteger, nullable=False),
+    Column("superseded_at", BigInteger, nullable=True),
+    Column("used_at", BigInteger, nullable=True),  # first sign of the holder using it
+    ForeignKeyConstraint(
+        ["app_id", "session_handle"],
+        ["sessions.app_id", "sessions.session_handle"],
+        ondelete="CASCADE",
+    ),
+    Index(None, "app_id", "session_handle"),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("kid", String(64), primary_key=True),
+    Column("algorithm", String(16), nullable=False),
+    Column("private_key_pem", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+email_verification_tokens = Table(
+    "email_verification_tokens",
+    metadata,
+    Column("token_hash", HASH, primary_key=True),
+    Column("app_id", ID, nullable=False),
+    Column("tenant_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("email", String(256), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index(None, "app_id", "user_id", "email"),
+)
+
+verified_emails = Table(
+    "verified_emails",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("user_id", ID, primary_key=True),
+    Column("email", String(256), primary_key=True),
+)
+
+password_reset_tokens = Table(
+    "password_reset_tokens",
+    metadata,
+    Column("token_hash", HASH, primary_key=True),
+    Column("app_id", ID, nullable=False),
+    Column("tenant_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("email", String(256), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["app_id", "user_id"], ["users.app_id", "users.user_id"], ondelete="CASCADE"
+    ),
+    Index(None, "app_id", "user_id"),
+)

@@ -1,0 +1,1 @@
+"""HTTP faces of doorkeep: the frontend API (FDI), the core API (CDI) and pages."""

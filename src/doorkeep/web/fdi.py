@@ -1,0 +1,230 @@
+"""The frontend API (SuperTokens' FDI) under `api_base_path`, with an optional tenant prefix.
+
+Routes are thin: parse, validate the form, call the recipe's (overridable) API
+handler, turn its result into the wire JSON. Shape errors are 400 with a JSON
+`message`; field problems are `FIELD_ERROR`; session problems are 401/403.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
+
+from doorkeep.core.common import PUBLIC, FieldError, Status
+from doorkeep.core.users import User
+from doorkeep.recipes.apis import APIOptions, GeneralError
+from doorkeep.recipes.base import apply_override
+from doorkeep.recipes.emailpassword.apis import (
+    EmailExistsOk,
+    EmailPasswordApis,
+    SignInPostOk,
+    SignUpPostOk,
+)
+from doorkeep.recipes.emailpassword.forms import (
+    BadRequest,
+    parse_form_fields,
+    sign_in_fields,
+    validate_form_fields,
+)
+from doorkeep.recipes.session.apis import SessionApis
+from doorkeep.web.session_request import SessionError, get_session, mutations_of
+from doorkeep.web.transport import TokenTransport, anti_csrf_mode
+
+if TYPE_CHECKING:
+    from doorkeep.app import Doorkeep
+
+log = logging.getLogger("doorkeep.fdi")
+MAX_BODY_BYTES = 64 * 1024
+_TENANT_RE = re.compile(r"^[a-z0-9-]{1,64}$")
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class FrontendApi:
+    """The FDI routes of one Doorkeep instance; an ASGI app for paths under api_base_path."""
+
+    def __init__(self, dk: Doorkeep) -> None:
+        self.dk = dk
+        self.transport = TokenTransport(dk.settings)
+        self.anti_csrf = anti_csrf_mode(dk.settings)
+        self.base_path = dk.settings.api_base_path.rstrip("/")
+        ep_config = dk.emailpassword.config
+        self.emailpassword = apply_override(EmailPasswordApis(), ep_config.override_apis)
+        self.session = apply_override(SessionApis(), dk.session.config.override_apis)
+        routes: list[Route] = [
+            Route("/session/refresh", self._wrap(self.refresh), methods=["POST"]),
+            Route("/signout", self._wrap(self.sign_out), methods=["POST"]),
+            Route("/jwt/jwks.json", self._wrap(self.jwks), methods=["GET"]),
+        ]
+        for prefix in ("", "/{tenant_id}"):
+            routes += [
+                Route(f"{prefix}/signup", self._wrap(self.sign_up), methods=["POST"]),
+                Route(f"{prefix}/signin", self._wrap(self.sign_in), methods=["POST"]),
+                Route(
+                    f"{prefix}/emailpassword/email/exists",
+                    self._wrap(self.email_exists),
+                    methods=["GET"],
+                ),
+                Route(
+                    f"{prefix}/signup/email/exists", self._wrap(self.email_exists), methods=["GET"]
+                ),
+            ]
+        self.router = Router(routes=routes)
+
+    def handles(self, path: str) -> bool:
+        return path == self.base_path or path.startswith(self.base_path + "/")
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Starlette's Router matches on the path below our mount point.
+        inner = dict(scope)
+        inner["root_path"] = scope.get("root_path", "") + self.base_path
+        inner["path"] = scope["path"][len(self.base_path) :] or "/"
+        await self.router(inner, receive, send)
+
+    def options(self, request: Request, config: Any) -> APIOptions:
+        return APIOptions(request, mutations_of(request), self.dk, config)
+
+    # -- routes ------------------------------------------------------------------------------
+
+    async def sign_up(self, request: Request) -> Response:
+        tenant_id = _tenant(request)
+        config = self.dk.emailpassword.config
+        fields = parse_form_fields(await read_json(request))
+        validated = await validate_form_fields(
+            self.dk.emailpassword.sign_up_fields, fields, tenant_id
+        )
+        if isinstance(validated, FieldError):
+            return status_json(validated)
+        result = await self.emailpassword.sign_up_post(
+            validated, tenant_id, self.options(request, config), {}
+        )
+        if isinstance(result, SignUpPostOk):
+            return JSONResponse({"status": "OK", "user": user_json(result.user, request)})
+        return status_json(result)
+
+    async def sign_in(self, request: Request) -> Response:
+        tenant_id = _tenant(request)
+        config = self.dk.emailpassword.config
+        fields = parse_form_fields(await read_json(request))
+        form = sign_in_fields(self.dk.emailpassword.sign_up_fields)
+        validated = await validate_form_fields(form, fields, tenant_id)
+        if isinstance(validated, FieldError):
+            return status_json(validated)
+        result = await self.emailpassword.sign_in_post(
+            validated, tenant_id, self.options(request, config), {}
+        )
+        if isinstance(result, SignInPostOk):
+            return JSONResponse({"status": "OK", "user": user_json(result.user, request)})
+        return status_json(result)
+
+    async def email_exists(self, request: Request) -> Response:
+        tenant_id = _tenant(request)
+        email = request.query_params.get("email")
+        if not email:
+            raise BadRequest("Please provide the email as a GET param")
+        result = await self.emailpassword.email_exists_get(
+            email.strip(), tenant_id, self.options(request, self.dk.emailpassword.config), {}
+        )
+        assert isinstance(result, EmailExistsOk)
+        return JSONResponse({"status": "OK", "exists": result.exists})
+
+    async def refresh(self, request: Request) -> Response:
+        await self.session.refresh_post(self.options(request, self.dk.session.config), {})
+        return JSONResponse({})
+
+    async def sign_out(self, request: Request) -> Response:
+        session = await get_session(self.dk, request, session_required=False)
+        await self.session.signout_post(session, self.options(request, self.dk.session.config), {})
+        return JSONResponse({"status": "OK"})
+
+    async def jwks(self, _request: Request) -> Response:
+        keys = self.dk.core.public.keys
+        body = await keys.jwks()
+        return JSONResponse(
+            body, headers={"cache-control": f"max-age={keys.jwks_max_age()}, must-revalidate"}
+        )
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _wrap(self, handler: Handler) -> Handler:
+        """Turn the ways a request can fail into the documented answers, never a bare 500."""
+
+        async def endpoint(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except BadRequest as exc:
+                response = JSONResponse({"message": str(exc)}, status_code=400)
+            except SessionError as exc:
+                if exc.clear_tokens:
+                    mode = "cookie" if request.cookies else "header"
+                    self.transport.clear(mutations_of(request), mode)
+                response = JSONResponse(exc.body, status_code=exc.status_code)
+            return response
+
+        return endpoint
+
+
+async def read_json(request: Request) -> Any:
+    """The JSON body, refusing bodies over MAX_BODY_BYTES without reading them whole."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BadRequest("request body is too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BadRequest("request body is too large")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("request body is not valid JSON") from None
+
+
+def status_json(result: Status) -> JSONResponse:
+    body: dict[str, Any] = {"status": result.status}
+    if isinstance(result, FieldError):
+        body["formFields"] = result.to_json()
+    elif isinstance(result, GeneralError):
+        body["message"] = result.message
+    elif hasattr(result, "reason"):
+        body["reason"] = result.reason
+    return JSONResponse(body)
+
+
+def user_json(user: User, request: Request) -> dict[str, Any]:
+    """The user object in the shape the client's FDI version expects (4.x: the CDI user)."""
+    if _fdi_major(request) >= 4:
+        return user.to_json()
+    return {
+        "id": user.id,
+        "email": user.email,
+        "timeJoined": user.time_joined,
+        "tenantIds": list(user.tenant_ids),
+    }
+
+
+def _fdi_major(request: Request) -> int:
+    header = request.headers.get("fdi-version")
+    if not header:
+        return 4
+    majors = []
+    for version in header.split(","):
+        head = version.strip().split(".")[0]
+        if head.isdigit():
+            majors.append(int(head))
+    return max(majors, default=4)
+
+
+def _tenant(request: Request) -> str:
+    tenant_id = request.path_params.get("tenant_id", PUBLIC)
+    if not _TENANT_RE.match(tenant_id):
+        raise BadRequest("invalid tenant id")
+    return tenant_id

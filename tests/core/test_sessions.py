@@ -1,0 +1,224 @@
+"""Sessions on SQLite and PostgreSQL: verification, rotation, theft detection, revocation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from doorkeep import Doorkeep, Settings
+from doorkeep.core.jwt import decode_unverified
+from doorkeep.core.session_models import (
+    NewSession,
+    TokenTheftDetectedError,
+    TryRefreshTokenError,
+    UnauthorisedError,
+    VerifiedSession,
+)
+
+
+async def new_session(dk: Doorkeep, user_id: str = "user-1", **kwargs: object) -> NewSession:
+    return await dk.session.create_new_session(user_id, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_access_token_carries_supertokens_v5_claims(dk: Doorkeep) -> None:
+    created = await new_session(dk, access_token_payload={"role": "admin", "sub": "forged"})
+    verified = await dk.session.get_session(created.access_token.token)
+    assert isinstance(verified, VerifiedSession)
+    claims = verified.claims
+    assert claims["sub"] == "user-1" and claims["rsub"] == "user-1"  # payload cannot forge sub
+    assert claims["role"] == "admin" and claims["tId"] == "public"
+    assert claims["sessionHandle"] == created.session.handle
+    assert claims["parentRefreshTokenHash1"] is None
+    assert len(claims["refreshTokenHash1"]) == 64
+    assert claims["exp"] - claims["iat"] == 3600
+    assert verified.session.user_data_in_jwt == {"role": "admin"}
+
+
+async def test_verify_needs_no_database_read(dk: Doorkeep) -> None:
+    created = await new_session(dk)
+    real_engine = dk.core.db.engine
+    # Point the core at a database that cannot be opened: a plain verify must not notice.
+    dk.core.db.engine = create_async_engine("sqlite+aiosqlite:////nonexistent-dir/none.sqlite3")
+    try:
+        verified = await dk.session.get_session(created.access_token.token)
+        assert isinstance(verified, VerifiedSession)
+        checked = dk.session.get_session(created.access_token.token, check_database=True)
+        with pytest.raises(OperationalError):
+            await checked
+    finally:
+        await dk.core.db.engine.dispose()
+        dk.core.db.engine = real_engine
+
+
+async def test_garbage_and_tampered_tokens_ask_for_refresh(dk: Doorkeep) -> None:
+    created = await new_session(dk)
+    token = created.access_token.token
+    head, body, sig = token.split(".")
+    flipped = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1]
+    for bad in ["", "garbage", f"{head}.{flipped}.{sig}", created.refresh_token.token]:
+        assert isinstance(await dk.session.get_session(bad), TryRefreshTokenError), bad
+
+
+async def test_expired_access_token_asks_for_refresh(database_url: str) -> None:
+    async with Doorkeep(Settings(database_url=database_url, access_token_validity=1)) as dk:
+        created = await new_session(dk)
+        await asyncio.sleep(2.1)
+        result = await dk.session.get_session(created.access_token.token)
+        assert isinstance(result, TryRefreshTokenError) and "expired" in result.message
+        refreshed = await dk.session.refresh_session(created.refresh_token.token)
+        assert isinstance(refreshed, NewSession)
+        assert isinstance(
+            await dk.session.get_session(refreshed.access_token.token), VerifiedSession
+        )
+
+
+async def test_refresh_rotates_and_reuse_after_child_use_is_theft(dk: Doorkeep) -> None:
+    first = await new_session(dk)
+    second = await dk.session.refresh_session(first.refresh_token.token)
+    assert isinstance(second, NewSession)
+    assert second.refresh_token.token != first.refresh_token.token
+    assert second.session.handle == first.session.handle
+    third = await dk.session.refresh_session(second.refresh_token.token)  # the child is used
+    assert isinstance(third, NewSession)
+    theft = await dk.session.refresh_session(first.refresh_token.token)
+    assert isinstance(theft, TokenTheftDetectedError)
+    assert theft.session_handle == first.session.handle and theft.user_id == "user-1"
+    # The whole session is gone: its newest tokens no longer work either.
+    assert await dk.session.get_session_information(first.session.handle) is None
+    assert isinstance(
+        await dk.session.refresh_session(third.refresh_token.token), UnauthorisedError
+    )
+    check = await dk.session.get_session(third.access_token.token, check_database=True)
+    assert isinstance(check, UnauthorisedError)
+
+
+async def test_first_verify_of_a_refreshed_token_promotes_it(dk: Doorkeep) -> None:
+    first = await new_session(dk)
+    second = await dk.session.refresh_session(first.refresh_token.token)
+    assert isinstance(second, NewSession)
+    verified = await dk.session.get_session(second.access_token.token)
+    assert isinstance(verified, VerifiedSession)
+    assert verified.new_access_token is not None  # the client gets a token without the marker
+    promoted = await dk.session.get_session(verified.new_access_token.token)
+    assert isinstance(promoted, VerifiedSession)
+    assert promoted.claims["parentRefreshTokenHash1"] is None
+    # The child is now in use, so replaying its parent is theft.
+    theft = await dk.session.refresh_session(first.refresh_token.token)
+    assert isinstance(theft, TokenTheftDetectedError)
+
+
+async def test_concurrent_refreshes_leave_exactly_one_valid_child(dk: Doorkeep) -> None:
+    first = await new_session(dk)
+    results = await asyncio.gather(
+        *(dk.session.refresh_session(first.refresh_token.token) for _ in range(10))
+    )
+    children = [r for r in results if isinstance(r, NewSession)]
+    assert len(children) == 1
+    losers = [r for r in results if not isinstance(r, NewSession)]
+    # Losing a race is not theft: the session survives and the client keeps its new tokens.
+    assert all(isinstance(r, UnauthorisedError) and not r.clear_tokens for r in losers)
+    assert await dk.session.get_session_information(first.session.handle) is not None
+    child = children[0]
+    grandchild = await dk.session.refresh_session(child.refresh_token.token)
+    assert isinstance(grandchild, NewSession)
+    # After the child was used, the superseded original is theft and revokes the session.
+    assert isinstance(
+        await dk.session.refresh_session(first.refresh_token.token), TokenTheftDetectedError
+    )
+    assert await dk.session.get_session_information(first.session.handle) is None
+
+
+async def test_replay_after_grace_period_is_theft(database_url: str) -> None:
+    settings = Settings(database_url=database_url, refresh_grace_seconds=0)
+    async with Doorkeep(settings) as dk:
+        first = await new_session(dk)
+        assert isinstance(await dk.session.refresh_session(first.refresh_token.token), NewSession)
+        await asyncio.sleep(0.01)
+        assert isinstance(
+            await dk.session.refresh_session(first.refresh_token.token), TokenTheftDetectedError
+        )
+
+
+async def test_unknown_refresh_tokens_are_unauthorised(dk: Doorkeep) -> None:
+    for token in ["", "nope", "x" * 10_000]:
+        result = await dk.session.refresh_session(token)
+        assert isinstance(result, UnauthorisedError) and result.clear_tokens
+
+
+async def test_revoke_one_and_all(dk: Doorkeep) -> None:
+    a = await new_session(dk, "ada")
+    b = await new_session(dk, "ada")
+    c = await new_session(dk, "bob")
+    assert set(await dk.session.get_all_session_handles_for_user("ada")) == {
+        a.session.handle,
+        b.session.handle,
+    }
+    assert await dk.session.revoke_session(a.session.handle) is True
+    assert await dk.session.revoke_session(a.session.handle) is False
+    # The revoking process refuses the revoked session's access token at once.
+    assert isinstance(await dk.session.get_session(a.access_token.token), UnauthorisedError)
+    assert await dk.session.revoke_all_sessions_for_user("ada") == [b.session.handle]
+    assert isinstance(await dk.session.refresh_session(b.refresh_token.token), UnauthorisedError)
+    assert isinstance(await dk.session.get_session(c.access_token.token), VerifiedSession)
+
+
+async def test_session_data_and_payload_updates(dk: Doorkeep) -> None:
+    created = await new_session(dk, session_data_in_database={"cart": 1})
+    handle = created.session.handle
+    info = await dk.session.get_session_information(handle)
+    assert info is not None and info.session_data == {"cart": 1}
+    assert await dk.session.update_session_data_in_database(handle, {"cart": 2}) is True
+    assert await dk.session.merge_into_access_token_payload(handle, {"role": "editor"}) is True
+    info = await dk.session.get_session_information(handle)
+    assert info is not None and info.session_data == {"cart": 2}
+    assert info.user_data_in_jwt == {"role": "editor"}
+    refreshed = await dk.session.refresh_session(created.refresh_token.token)
+    assert isinstance(refreshed, NewSession)
+    assert refreshed.session.user_data_in_jwt == {"role": "editor"}
+    assert await dk.session.update_session_data_in_database("no-such-handle", {}) is False
+
+
+async def test_sessions_of_a_mapped_user_answer_to_both_ids(dk: Doorkeep) -> None:
+    from doorkeep.core.emailpassword import SignUpOk
+
+    ada = await dk.emailpassword.sign_up("ada@example.com", "correct horse battery")
+    assert isinstance(ada, SignUpOk)
+    await dk.useridmapping.create_user_id_mapping(ada.user.id, "legacy-7")
+    created = await new_session(dk, "legacy-7")
+    assert await dk.session.get_all_session_handles_for_user(ada.user.id) == [
+        created.session.handle
+    ]
+    assert await dk.session.revoke_all_sessions_for_user(ada.user.id) == [created.session.handle]
+
+
+async def test_absolute_lifetime_caps_a_refresh_chain(database_url: str) -> None:
+    settings = Settings(database_url=database_url, session_absolute_lifetime=1)
+    async with Doorkeep(settings) as dk:
+        created = await new_session(dk)
+        await asyncio.sleep(1.1)
+        assert isinstance(
+            await dk.session.refresh_session(created.refresh_token.token), UnauthorisedError
+        )
+
+
+async def test_anti_csrf_token_is_checked_when_asked(dk: Doorkeep) -> None:
+    created = await new_session(dk, disable_anti_csrf=False)
+    assert created.anti_csrf_token
+    token = created.access_token.token
+    wrong = await dk.session.get_session(token, anti_csrf_token="nope", anti_csrf_check=True)
+    assert isinstance(wrong, TryRefreshTokenError)
+    right = await dk.session.get_session(
+        token, anti_csrf_token=created.anti_csrf_token, anti_csrf_check=True
+    )
+    assert isinstance(right, VerifiedSession)
+
+
+async def test_jwks_lists_the_signing_key(dk: Doorkeep) -> None:
+    created = await new_session(dk)
+    jwks = await dk.core.public.keys.jwks()
+    kids = [k["kid"] for k in jwks["keys"]]
+    assert kids and all(k.startswith("d-") for k in kids)
+    assert decode_unverified(created.access_token.token)[0]["kid"] in kids
