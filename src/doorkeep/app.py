@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from types import TracebackType
+from typing import Any
 
+from doorkeep.background import BackgroundTasks
 from doorkeep.config import Settings
 from doorkeep.core.app import Core
 from doorkeep.core.users import User
+from doorkeep.delivery import EmailDelivery, EmailDeliveryConfig
 from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordRecipe
+from doorkeep.recipes.emailverification import CLAIM as EV_CLAIM
+from doorkeep.recipes.emailverification import EmailVerificationConfig, EmailVerificationRecipe
 from doorkeep.recipes.session import SessionConfig, SessionRecipe
 from doorkeep.recipes.useridmapping import UserIdMappingConfig, UserIdMappingRecipe
 from doorkeep.recipes.usermetadata import UserMetadataConfig, UserMetadataRecipe
@@ -29,6 +34,8 @@ class Doorkeep:
         *,
         emailpassword: EmailPasswordConfig | None = None,
         session: SessionConfig | None = None,
+        emailverification: EmailVerificationConfig | None = None,
+        email_delivery: EmailDeliveryConfig | None = None,
         usermetadata: UserMetadataConfig | None = None,
         useridmapping: UserIdMappingConfig | None = None,
     ) -> None:
@@ -37,8 +44,15 @@ class Doorkeep:
         self._start_lock = asyncio.Lock()
         self.core = Core(self.settings)
         public = self.core.public
-        self.emailpassword = EmailPasswordRecipe(public, emailpassword)
+        self.background = BackgroundTasks()
+        self.email_delivery = EmailDelivery.create(self.settings, email_delivery)
+        self.emailpassword = EmailPasswordRecipe(public, self.email_delivery, emailpassword)
         self.session = SessionRecipe(public, session)
+        self.emailverification = EmailVerificationRecipe(
+            public, self.email_delivery, emailverification
+        )
+        if emailverification is not None:  # configured: sessions carry the st-ev claim
+            self.session.claim_builders.append(self._email_verification_claim)
         self.usermetadata = UserMetadataRecipe(public, usermetadata)
         self.useridmapping = UserIdMappingRecipe(public, useridmapping)
         self.web = FrontendApi(self)
@@ -53,6 +67,8 @@ class Doorkeep:
             self.started = True
 
     async def close(self) -> None:
+        await self.background.drain(timeout=5)
+        await self.email_delivery.background.drain(timeout=5)
         await self.core.close()
         self.started = False
 
@@ -67,6 +83,11 @@ class Doorkeep:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    async def _email_verification_claim(
+        self, user_id: str, _recipe_user_id: str, _tenant_id: str, user_context: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {EV_CLAIM: await self.emailverification.claim_value(user_id, user_context)}
 
     # User-level operations that belong to no single recipe.
 

@@ -40,7 +40,14 @@ class Settings:
 
     # Tokens sent by email.
     password_reset_token_lifetime: int = 3600
+    password_reset_single_token: bool = False  # True: a new reset link retires older ones
     email_verification_token_lifetime: int = 24 * 3600
+
+    # Email delivery: SMTP when smtp_url is set (smtp://host:port, smtps://user:pass@host:465,
+    # smtp+starttls://…), else the console. Failed sends are retried after these delays (s).
+    smtp_url: str | None = None
+    email_from: str = "doorkeep <no-reply@localhost>"
+    email_retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 
     # Transport.
     cookie_secure: bool | None = None  # None: secure when api_domain is https
@@ -75,7 +82,8 @@ class Settings:
 def _parse(name: str, annotation: Any, raw: str) -> Any:
     kind = str(annotation)
     if "tuple" in kind:
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        return tuple(float(p) for p in parts) if "float" in kind else tuple(parts)
     if "bool" in kind:
         lowered = raw.strip().lower()
         if lowered in ("1", "true", "yes", "on"):

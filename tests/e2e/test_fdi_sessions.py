@@ -41,6 +41,13 @@ def decode_front_token(value: str) -> dict[str, object]:
     return json.loads(base64.b64decode(value))
 
 
+def sleep_past_expiry(response: httpx.Response) -> None:
+    """Wait until the access token the response carries has expired (front-token `ate`)."""
+    expiry_ms = decode_front_token(response.headers["front-token"])["ate"]
+    assert isinstance(expiry_ms, int)
+    time.sleep(max(0.0, expiry_ms / 1000 - time.time()) + 0.1)
+
+
 def test_cookie_mode_lifecycle(base_url: str) -> None:
     headers = {"st-auth-mode": "cookie", "rid": "emailpassword", "fdi-version": "3.1,4.0,4.1,4.2"}
     with httpx.Client(base_url=base_url, headers=headers) as client:
@@ -61,7 +68,7 @@ def test_cookie_mode_lifecycle(base_url: str) -> None:
         info = client.get("/sessioninfo")
         assert info.status_code == 200 and info.json()["userId"] == body["user"]["id"]
 
-        time.sleep(2.2)  # the access token (2 s) expires
+        sleep_past_expiry(signed_up)  # the access token (2 s) expires
         expired = client.get("/sessioninfo")
         assert expired.status_code == 401 and expired.json() == {"message": "try refresh token"}
 
@@ -91,7 +98,7 @@ def test_header_mode_lifecycle(base_url: str) -> None:
             return client.get("/sessioninfo", headers={"authorization": f"Bearer {token}"})
 
         assert get_info(access).status_code == 200
-        time.sleep(2.2)
+        sleep_past_expiry(signed_up)
         assert get_info(access).json() == {"message": "try refresh token"}
         refreshed = client.post(
             "/auth/session/refresh", headers={"authorization": f"Bearer {refresh}"}

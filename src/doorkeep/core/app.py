@@ -9,9 +9,11 @@ from doorkeep.config import Settings
 from doorkeep.core.common import PUBLIC
 from doorkeep.core.context import AppContext
 from doorkeep.core.emailpassword import EmailPasswordService
+from doorkeep.core.emailverification import EmailVerificationService
 from doorkeep.core.idmapping import UserIdMappingService
 from doorkeep.core.keys import KeyService
 from doorkeep.core.metadata import MetadataService
+from doorkeep.core.passwordreset import PasswordResetService
 from doorkeep.core.passwords import PasswordHasher
 from doorkeep.core.sessions import SessionService
 from doorkeep.core.users import UserService
@@ -29,6 +31,8 @@ class AppCore:
         self.sessions = SessionService(ctx, self.keys)
         self.metadata = MetadataService(ctx)
         self.idmapping = UserIdMappingService(ctx)
+        self.emailverification = EmailVerificationService(ctx)
+        self.passwordreset = PasswordResetService(ctx)
 
 
 class Core:

@@ -418,7 +418,8 @@ class SessionService:
         now = now_ms()
         if expiry_from_now:
             claims["iat"] = now // 1000
-            claims["exp"] = now // 1000 + self.ctx.settings.access_token_validity
+            # Rounded up: exp is in whole seconds, and a token must live its full validity.
+            claims["exp"] = -(-(now + self.ctx.settings.access_token_validity * 1000) // 1000)
         return TokenInfo(sign(claims, key), claims["exp"] * 1000, now, claims)
 
     @staticmethod

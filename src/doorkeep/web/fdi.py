@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
 from doorkeep.core.common import PUBLIC, FieldError, Status
+from doorkeep.core.emailverification import EmailVerified
 from doorkeep.core.users import User
 from doorkeep.recipes.apis import APIOptions, GeneralError
 from doorkeep.recipes.base import apply_override
@@ -57,11 +58,14 @@ class FrontendApi:
         ep_config = dk.emailpassword.config
         self.emailpassword = apply_override(EmailPasswordApis(), ep_config.override_apis)
         self.session = apply_override(SessionApis(), dk.session.config.override_apis)
+        self.emailverification = dk.emailverification.apis
         routes: list[Route] = [
             Route("/session/refresh", self._wrap(self.refresh), methods=["POST"]),
             Route("/signout", self._wrap(self.sign_out), methods=["POST"]),
             Route("/jwt/jwks.json", self._wrap(self.jwks), methods=["GET"]),
+            Route("/user/email/verify", self._wrap(self.is_email_verified), methods=["GET"]),
         ]
+        post = ["POST"]
         for prefix in ("", "/{tenant_id}"):
             routes += [
                 Route(f"{prefix}/signup", self._wrap(self.sign_up), methods=["POST"]),
@@ -74,8 +78,20 @@ class FrontendApi:
                 Route(
                     f"{prefix}/signup/email/exists", self._wrap(self.email_exists), methods=["GET"]
                 ),
+                Route(
+                    f"{prefix}/user/password/reset/token",
+                    self._wrap(self.reset_token),
+                    methods=post,
+                ),
+                Route(
+                    f"{prefix}/user/password/reset", self._wrap(self.reset_password), methods=post
+                ),
+                Route(
+                    f"{prefix}/user/email/verify/token", self._wrap(self.verify_token), methods=post
+                ),
+                Route(f"{prefix}/user/email/verify", self._wrap(self.verify_email), methods=post),
             ]
-        self.router = Router(routes=routes)
+        self.router = Router(routes=routes, default=_not_found)
 
     def handles(self, path: str) -> bool:
         return path == self.base_path or path.startswith(self.base_path + "/")
@@ -134,12 +150,83 @@ class FrontendApi:
         assert isinstance(result, EmailExistsOk)
         return JSONResponse({"status": "OK", "exists": result.exists})
 
+    async def reset_token(self, request: Request) -> Response:
+        tenant_id = _tenant(request)
+        config = self.dk.emailpassword.config
+        fields = parse_form_fields(await read_json(request))
+        email_field = next(f for f in self.dk.emailpassword.sign_up_fields if f.id == "email")
+        validated = await validate_form_fields([email_field], fields, tenant_id)
+        if isinstance(validated, FieldError):
+            return status_json(validated)
+        result = await self.emailpassword.generate_password_reset_token_post(
+            validated, tenant_id, self.options(request, config), {}
+        )
+        return status_json(result)
+
+    async def reset_password(self, request: Request) -> Response:
+        tenant_id = _tenant(request)
+        body = await read_json(request)
+        fields = parse_form_fields(body)
+        token = body.get("token")
+        if not isinstance(token, str) or not token:
+            raise BadRequest("Please provide the password reset token")
+        if body.get("method", "token") != "token":
+            raise BadRequest("Unsupported method: only 'token' is supported")
+        password_field = next(f for f in self.dk.emailpassword.sign_up_fields if f.id == "password")
+        validated = await validate_form_fields([password_field], fields, tenant_id)
+        if isinstance(validated, FieldError):
+            return status_json(validated)
+        result = await self.emailpassword.password_reset_post(
+            validated, token, tenant_id, self.options(request, self.dk.emailpassword.config), {}
+        )
+        return status_json(result)
+
+    async def verify_token(self, request: Request) -> Response:
+        session = await get_session(self.dk, request, require_verified_email=False)
+        assert session is not None
+        result = await self.emailverification.generate_email_verify_token_post(
+            session, self.options(request, self.dk.emailverification.config), {}
+        )
+        return status_json(result)
+
+    async def verify_email(self, request: Request) -> Response:
+        tenant_id = _tenant(request)
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise BadRequest("request body must be a JSON object")
+        token = body.get("token")
+        if not isinstance(token, str) or not token:
+            raise BadRequest("Please provide the email verification token")
+        if body.get("method", "token") != "token":
+            raise BadRequest("Unsupported method: only 'token' is supported")
+        session = await get_session(
+            self.dk, request, session_required=False, require_verified_email=False
+        )
+        result = await self.emailverification.verify_email_post(
+            token, session, tenant_id, self.options(request, self.dk.emailverification.config), {}
+        )
+        if isinstance(result, EmailVerified):
+            return JSONResponse(
+                {"status": "OK", "user": {"recipeUserId": result.user_id, "email": result.email}}
+            )
+        return status_json(result)
+
+    async def is_email_verified(self, request: Request) -> Response:
+        session = await get_session(self.dk, request, require_verified_email=False)
+        assert session is not None
+        result = await self.emailverification.is_email_verified_get(
+            session, self.options(request, self.dk.emailverification.config), {}
+        )
+        return JSONResponse({"status": "OK", "isVerified": result.is_verified})
+
     async def refresh(self, request: Request) -> Response:
         await self.session.refresh_post(self.options(request, self.dk.session.config), {})
         return JSONResponse({})
 
     async def sign_out(self, request: Request) -> Response:
-        session = await get_session(self.dk, request, session_required=False)
+        session = await get_session(
+            self.dk, request, session_required=False, require_verified_email=False
+        )
         await self.session.signout_post(session, self.options(request, self.dk.session.config), {})
         return JSONResponse({"status": "OK"})
 
@@ -168,6 +255,11 @@ class FrontendApi:
             return response
 
         return endpoint
+
+
+async def _not_found(scope: Any, receive: Any, send: Any) -> None:
+    response = JSONResponse({"message": "not found"}, status_code=404)
+    await response(scope, receive, send)
 
 
 async def read_json(request: Request) -> Any:

@@ -158,8 +158,12 @@ async def get_session(
     session_required: bool = True,
     check_database: bool = False,
     anti_csrf_check: bool | None = None,
+    require_verified_email: bool | None = None,
 ) -> Session | None:
-    """The request's session, None (if not required and absent), or a SessionError."""
+    """The request's session, None (if not required and absent), or a SessionError.
+
+    `require_verified_email` defaults to the email-verification mode (REQUIRED → True).
+    """
     found = access_token_from(conn)
     if found is None:
         if session_required:
@@ -193,7 +197,37 @@ async def get_session(
         dk.web.transport.attach_access_token(
             mutations_of(conn), result.new_access_token, mode, result.session.user_id
         )
-    return Session(dk, conn, result, token, mode)
+    session = Session(dk, conn, result, token, mode)
+    if require_verified_email is None:
+        require_verified_email = dk.emailverification.config.mode == "REQUIRED"
+    if require_verified_email:
+        await check_email_verified(dk, session)
+    return session
+
+
+async def check_email_verified(dk: Doorkeep, session: Session) -> None:
+    """403 with the `st-ev` claim error unless the user's email is verified.
+
+    A claim saying "not verified" is re-checked against the database on each such
+    request, so the request after a verification already passes.
+    """
+    from doorkeep.recipes.emailverification import CLAIM
+
+    claim = session.access_token_payload.get(CLAIM)
+    if isinstance(claim, Mapping) and claim.get("v") is True:
+        return
+    verified = await dk.emailverification.is_user_verified(session.user_id, {})
+    await dk.emailverification.update_session_claim(session, verified)
+    if not verified:
+        reason = {"message": "wrong value", "expectedValue": True, "actualValue": False}
+        raise SessionError(
+            "invalid claim",
+            status_code=403,
+            body={
+                "message": "invalid claim",
+                "claimValidationErrors": [{"id": CLAIM, "reason": reason}],
+            },
+        )
 
 
 def attach_new_session(

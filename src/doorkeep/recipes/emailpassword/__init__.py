@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from doorkeep.core.app import AppCore
 from doorkeep.core.common import PUBLIC
+from doorkeep.core.passwordreset import ResetTokenCreated
 from doorkeep.core.users import User
+from doorkeep.delivery import EmailDelivery, EmailUser, PasswordResetEmail
 from doorkeep.recipes.base import Override, UserContext, apply_override
 from doorkeep.recipes.base import context as _ctx
 from doorkeep.recipes.emailpassword.apis import EmailPasswordApis
@@ -36,6 +39,7 @@ class EmailPasswordConfig:
     """`sign_up_form_fields` adds fields or replaces the validators of `email` and `password`."""
 
     sign_up_form_fields: list[InputFormField] = field(default_factory=list)
+    revoke_sessions_on_password_reset: bool = True  # a reset ends every session of the user
     override_functions: Override[EmailPasswordFunctions] | None = None
     override_apis: Override[EmailPasswordApis] | None = None
 
@@ -43,7 +47,11 @@ class EmailPasswordConfig:
 class EmailPasswordRecipe:
     """Call these from application code; they go through the (possibly overridden) functions."""
 
-    def __init__(self, core: AppCore, config: EmailPasswordConfig | None = None) -> None:
+    def __init__(
+        self, core: AppCore, delivery: EmailDelivery, config: EmailPasswordConfig | None = None
+    ) -> None:
+        self.core = core
+        self.delivery = delivery
         self.config = config or EmailPasswordConfig()
         self.functions = apply_override(
             EmailPasswordFunctions(core), self.config.override_functions
@@ -91,6 +99,26 @@ class EmailPasswordRecipe:
         return await self.functions.update_email_or_password(
             recipe_user_id, email, password, apply_password_policy, tenant_id, _ctx(user_context)
         )
+
+    async def send_reset_password_email(
+        self, user: User, tenant_id: str = PUBLIC, user_context: UserContext | None = None
+    ) -> bool:
+        """Create a reset token for the user's email login and email its link."""
+        ctx = _ctx(user_context)
+        method = next((m for m in user.login_methods if m.recipe_id == "emailpassword"), None)
+        if method is None or method.email is None:
+            return False
+        created = await self.functions.create_reset_password_token(
+            user.id, method.email, tenant_id, ctx
+        )
+        if not isinstance(created, ResetTokenCreated):
+            return False
+        settings = self.core.ctx.settings
+        base = settings.website_domain.rstrip("/") + settings.website_base_path.rstrip("/")
+        link = f"{base}/reset-password?{urlencode({'token': created.token, 'tenantId': tenant_id})}"
+        email_user = EmailUser(user.id, method.recipe_user_id, method.email)
+        await self.delivery.send_email(PasswordResetEmail(email_user, link, tenant_id), ctx)
+        return True
 
 
 def _sign_up_fields(custom: list[InputFormField], core: AppCore) -> list[InputFormField]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from doorkeep.core.common import FieldError, Status, UnknownTenantError
 from doorkeep.core.emailpassword import EmailAlreadyExistsError, SignInOk, SignUpOk
+from doorkeep.core.passwordreset import InvalidResetTokenError, ResetTokenConsumed
 from doorkeep.core.users import User
-from doorkeep.recipes.apis import APIOptions, GeneralError
+from doorkeep.recipes.apis import APIOptions, GeneralError, OkResult
 from doorkeep.recipes.base import UserContext
 from doorkeep.recipes.emailpassword.forms import FormField
 from doorkeep.web.session_request import Session, attach_new_session
@@ -34,6 +35,12 @@ class SignInPostOk(Status):
 @dataclass(frozen=True)
 class EmailExistsOk(Status):
     exists: bool
+
+
+@dataclass(frozen=True)
+class PasswordResetNotAllowed(Status):
+    status: ClassVar[str] = "PASSWORD_RESET_NOT_ALLOWED"
+    reason: str
 
 
 def field_value(form_fields: list[FormField], field_id: str) -> str:
@@ -80,6 +87,51 @@ class EmailPasswordApis:
             api_options, result.user.id, result.recipe_user_id, tenant_id, user_context
         )
         return SignInPostOk(result.user, session)
+
+    async def generate_password_reset_token_post(
+        self,
+        form_fields: list[FormField],
+        tenant_id: str,
+        api_options: APIOptions,
+        user_context: UserContext,
+    ) -> OkResult | PasswordResetNotAllowed | GeneralError:
+        """Email a reset link if the account exists; answer OK either way, at once.
+
+        The lookup and the email happen after the answer, so neither the body nor
+        the timing of the response tells whether the account exists.
+        """
+        recipe = api_options.dk.emailpassword
+        email = field_value(form_fields, "email")
+
+        async def send_if_known() -> None:
+            user = await recipe.functions.get_user_by_email(email, tenant_id, user_context)
+            if user is not None and user.email is not None:
+                await recipe.send_reset_password_email(user, tenant_id, user_context)
+
+        api_options.dk.background.spawn(send_if_known(), name="password reset email")
+        return OkResult()
+
+    async def password_reset_post(
+        self,
+        form_fields: list[FormField],
+        token: str,
+        tenant_id: str,
+        api_options: APIOptions,
+        user_context: UserContext,
+    ) -> ResetTokenConsumed | InvalidResetTokenError | FieldError | GeneralError:
+        dk = api_options.dk
+        new_password = field_value(form_fields, "password")
+        result = await dk.emailpassword.functions.reset_password_using_token(
+            token, new_password, tenant_id, user_context
+        )
+        if isinstance(result, ResetTokenConsumed):
+            # The link proves the mailbox: the address counts as verified from now on.
+            await dk.core.public.emailverification.mark_verified(result.user_id, result.email)
+            if dk.emailpassword.config.revoke_sessions_on_password_reset:
+                await dk.session.functions.revoke_all_sessions_for_user(
+                    result.user_id, None, user_context
+                )
+        return result
 
     async def email_exists_get(
         self, email: str, tenant_id: str, api_options: APIOptions, user_context: UserContext

@@ -11,6 +11,11 @@ from doorkeep.core.emailpassword import (
     UpdateOk,
     WrongCredentialsError,
 )
+from doorkeep.core.passwordreset import (
+    InvalidResetTokenError,
+    ResetTokenConsumed,
+    ResetTokenCreated,
+)
 from doorkeep.core.users import User
 from doorkeep.recipes.base import UserContext
 
@@ -59,3 +64,19 @@ class EmailPasswordFunctions:
             password=password,
             apply_password_policy=apply_password_policy,
         )
+
+    async def create_reset_password_token(
+        self, user_id: str, email: str, tenant_id: str, user_context: UserContext
+    ) -> ResetTokenCreated | UnknownUserIdError:
+        return await self.core.passwordreset.create_token(user_id, email, tenant_id)
+
+    async def consume_password_reset_token(
+        self, token: str, tenant_id: str, user_context: UserContext
+    ) -> ResetTokenConsumed | InvalidResetTokenError:
+        return await self.core.passwordreset.consume_token(token, tenant_id)
+
+    async def reset_password_using_token(
+        self, token: str, new_password: str, tenant_id: str, user_context: UserContext
+    ) -> ResetTokenConsumed | InvalidResetTokenError | FieldError:
+        """Spend the token and set the password in one transaction."""
+        return await self.core.passwordreset.reset_password(token, new_password, tenant_id)

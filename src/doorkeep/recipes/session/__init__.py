@@ -12,7 +12,12 @@ from doorkeep.core.session_models import NewSession, SessionRecord
 from doorkeep.recipes.base import Override, UserContext, apply_override
 from doorkeep.recipes.base import context as _ctx
 from doorkeep.recipes.session.apis import SessionApis
-from doorkeep.recipes.session.functions import RefreshResult, SessionFunctions, VerifyResult
+from doorkeep.recipes.session.functions import (
+    ClaimBuilder,
+    RefreshResult,
+    SessionFunctions,
+    VerifyResult,
+)
 
 __all__ = ["SessionApis", "SessionConfig", "SessionFunctions", "SessionRecipe"]
 
@@ -26,7 +31,10 @@ class SessionConfig:
 class SessionRecipe:
     def __init__(self, core: AppCore, config: SessionConfig | None = None) -> None:
         self.config = config or SessionConfig()
-        self.functions = apply_override(SessionFunctions(core), self.config.override_functions)
+        self.claim_builders: list[ClaimBuilder] = []
+        self.functions = apply_override(
+            SessionFunctions(core, self.claim_builders), self.config.override_functions
+        )
 
     async def create_new_session(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from doorkeep.core.app import AppCore
@@ -20,9 +20,17 @@ VerifyResult = VerifiedSession | TryRefreshTokenError | UnauthorisedError
 RefreshResult = NewSession | UnauthorisedError | TokenTheftDetectedError
 
 
+ClaimBuilder = Callable[[str, str, str, UserContext], Awaitable[dict[str, Any]]]
+
+
 class SessionFunctions:
-    def __init__(self, core: AppCore) -> None:
+    def __init__(self, core: AppCore, claim_builders: list[ClaimBuilder] | None = None) -> None:
         self.core = core
+        # Recipes that keep a claim in the session (email verification's st-ev) add a
+        # builder here; each new session starts with their current values.
+        self.claim_builders: list[ClaimBuilder] = (
+            claim_builders if claim_builders is not None else []
+        )
 
     async def create_new_session(
         self,
@@ -34,11 +42,14 @@ class SessionFunctions:
         tenant_id: str,
         user_context: UserContext,
     ) -> NewSession:
+        payload = dict(access_token_payload or {})
+        for build in self.claim_builders:
+            payload.update(await build(user_id, recipe_user_id or user_id, tenant_id, user_context))
         return await self.core.sessions.create(
             user_id,
             recipe_user_id=recipe_user_id,
             tenant_id=tenant_id,
-            access_token_payload=access_token_payload,
+            access_token_payload=payload,
             session_data=session_data_in_database,
             enable_anti_csrf=not disable_anti_csrf,
         )

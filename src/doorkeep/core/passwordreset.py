@@ -1,0 +1,117 @@
+"""Password-reset tokens (the CDI's create/consume), and resetting with one atomically.
+
+Earlier unexpired tokens stay valid when a new one is made (SuperTokens does the
+same) unless `password_reset_single_token` is set. A reset consumes the token and
+writes the password in one transaction, then retires the user's other reset tokens:
+a crash in between leaves both done or neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from sqlalchemy import delete, select, update
+
+from doorkeep.core import single_use
+from doorkeep.core.common import PUBLIC, FieldError, Status, UnknownUserIdError, normalise_email
+from doorkeep.core.context import AppContext
+from doorkeep.core.users import resolve_user_id
+from doorkeep.storage import tables as t
+
+
+@dataclass(frozen=True)
+class ResetTokenCreated(Status):
+    token: str
+
+
+@dataclass(frozen=True)
+class ResetTokenConsumed(Status):
+    user_id: str  # as the caller knows the user (external ID if mapped)
+    email: str
+
+
+@dataclass(frozen=True)
+class InvalidResetTokenError(Status):
+    status: ClassVar[str] = "RESET_PASSWORD_INVALID_TOKEN_ERROR"
+
+
+class PasswordResetService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    async def create_token(
+        self, user_id: str, email: str, tenant_id: str = PUBLIC
+    ) -> ResetTokenCreated | UnknownUserIdError:
+        ep, tokens = t.emailpassword_users, t.password_reset_tokens
+        async with self.ctx.db.transaction() as conn:
+            ref = await resolve_user_id(conn, self.ctx.app_id, user_id)
+            known = (
+                await conn.execute(
+                    select(ep.c.user_id).where(
+                        ep.c.app_id == self.ctx.app_id, ep.c.user_id == ref.internal_id
+                    )
+                )
+            ).first()
+            if known is None:
+                return UnknownUserIdError()
+            if self.ctx.settings.password_reset_single_token:
+                await conn.execute(
+                    delete(tokens).where(
+                        tokens.c.app_id == self.ctx.app_id, tokens.c.user_id == ref.internal_id
+                    )
+                )
+            token = await single_use.issue(
+                conn,
+                tokens,
+                self.ctx.settings.password_reset_token_lifetime,
+                app_id=self.ctx.app_id,
+                tenant_id=tenant_id,
+                user_id=ref.internal_id,
+                email=normalise_email(email),
+            )
+        return ResetTokenCreated(token)
+
+    async def consume_token(
+        self, token: object, tenant_id: str = PUBLIC
+    ) -> ResetTokenConsumed | InvalidResetTokenError:
+        """Spend a token without changing the password (the CDI's consume)."""
+        async with self.ctx.db.transaction() as conn:
+            row = await single_use.consume(
+                conn, t.password_reset_tokens, token, app_id=self.ctx.app_id, tenant_id=tenant_id
+            )
+            if row is None:
+                return InvalidResetTokenError()
+            ref = await resolve_user_id(conn, self.ctx.app_id, row.user_id)
+        return ResetTokenConsumed(ref.public_id, row.email)
+
+    async def reset_password(
+        self, token: object, new_password: object, tenant_id: str = PUBLIC
+    ) -> ResetTokenConsumed | InvalidResetTokenError | FieldError:
+        """Consume the token and set the password, all or nothing."""
+        if (message := self.ctx.password_policy.validate(new_password)) is not None:
+            return FieldError.one("password", message)
+        assert isinstance(new_password, str)
+        # Hash first: no transaction waits on Argon2, and a bad token costs the same.
+        new_hash = await self.ctx.hasher.hash(new_password)
+        tokens, ep = t.password_reset_tokens, t.emailpassword_users
+        async with self.ctx.db.transaction() as conn:
+            row = await single_use.consume(
+                conn, tokens, token, app_id=self.ctx.app_id, tenant_id=tenant_id
+            )
+            if row is None:
+                return InvalidResetTokenError()
+            written = await conn.execute(
+                update(ep)
+                .where(ep.c.app_id == self.ctx.app_id, ep.c.user_id == row.user_id)
+                .values(password_hash=new_hash)
+            )
+            if written.rowcount != 1:  # the user was deleted meanwhile
+                return InvalidResetTokenError()
+            await conn.execute(
+                delete(tokens).where(
+                    tokens.c.app_id == self.ctx.app_id, tokens.c.user_id == row.user_id
+                )
+            )
+            ref = await resolve_user_id(conn, self.ctx.app_id, row.user_id)
+        return ResetTokenConsumed(ref.public_id, row.email)

@@ -1,0 +1,47 @@
+"""Single-use tokens sent by email (password reset, email verification).
+
+A token is 256 random bits; only its SHA-256 digest is stored. Consuming is one
+`DELETE … RETURNING`, so of two concurrent consumptions exactly one gets the row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, delete, insert
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from doorkeep.core.common import now_ms, random_token, sha256_hex
+
+MAX_TOKEN_LENGTH = 256
+
+
+async def issue(conn: AsyncConnection, table: Table, lifetime_s: int, **values: Any) -> str:
+    """Store a new token's digest with `values`; returns the token to send."""
+    token = random_token()
+    await conn.execute(
+        insert(table).values(
+            token_hash=sha256_hex(token), expires_at=now_ms() + lifetime_s * 1000, **values
+        )
+    )
+    return token
+
+
+async def consume(
+    conn: AsyncConnection, table: Table, token: object, **scope: str
+) -> Row[Any] | None:
+    """Delete and return the unexpired row of `token` whose columns equal `scope`
+    (e.g. app_id, tenant_id), or None: unknown, used, expired or out of scope."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    in_scope = [table.c[name] == value for name, value in scope.items()]
+    return (
+        await conn.execute(
+            delete(table)
+            .where(
+                table.c.token_hash == sha256_hex(token), table.c.expires_at > now_ms(), *in_scope
+            )
+            .returning(*[c for c in table.c if c.name != "token_hash"])
+        )
+    ).first()

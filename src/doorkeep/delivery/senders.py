@@ -1,0 +1,84 @@
+"""Where rendered emails go: an SMTP server, the console, or an in-memory outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+
+from doorkeep.delivery.messages import RenderedEmail
+
+log = logging.getLogger("doorkeep.email")
+
+
+class EmailSender(Protocol):
+    async def send(self, email: RenderedEmail) -> None:
+        """Deliver one email or raise (the caller retries)."""
+
+
+def to_message(email: RenderedEmail, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message
+
+
+@dataclass
+class SMTPSender:
+    """SMTP through aiosmtplib. URL forms: smtp://host:25, smtp+starttls://user:pass@host:587,
+    smtps://user:pass@host:465."""
+
+    url: str
+    from_address: str
+    timeout: float = 10.0
+
+    async def send(self, email: RenderedEmail) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
+            raise ValueError(f"unsupported SMTP URL scheme in {parts.scheme}://…")
+        tls = parts.scheme == "smtps"
+        await aiosmtplib.send(
+            to_message(email, self.from_address),
+            hostname=parts.hostname,
+            port=parts.port or (465 if tls else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            use_tls=tls,
+            start_tls=True if parts.scheme == "smtp+starttls" else (False if tls else None),
+            timeout=self.timeout,
+        )
+
+
+@dataclass
+class ConsoleSender:
+    """Development default: print the email (links included) to the log."""
+
+    async def send(self, email: RenderedEmail) -> None:
+        log.warning("email to %s: %s\n%s", email.to, email.subject, email.text)
+
+
+@dataclass
+class OutboxSender:
+    """Keeps emails in memory, for an application's own tests."""
+
+    sent: list[RenderedEmail] = field(default_factory=list)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, email: RenderedEmail) -> None:
+        self.sent.append(email)
+        self._arrived.set()
+
+    async def wait_for(self, count: int, timeout: float = 5.0) -> list[RenderedEmail]:
+        async with asyncio.timeout(timeout):
+            while len(self.sent) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.sent

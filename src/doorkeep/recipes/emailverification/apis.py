@@ -1,0 +1,68 @@
+"""The emailverification recipe's overridable API handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from doorkeep.core.common import Status
+from doorkeep.core.emailverification import (
+    EmailAlreadyVerifiedError,
+    EmailVerified,
+    InvalidVerificationTokenError,
+)
+from doorkeep.recipes.apis import APIOptions, OkResult
+from doorkeep.recipes.base import UserContext
+from doorkeep.web.session_request import Session
+
+
+@dataclass(frozen=True)
+class IsVerifiedOk(Status):
+    is_verified: bool
+
+
+class EmailVerificationApis:
+    async def generate_email_verify_token_post(
+        self, session: Session, api_options: APIOptions, user_context: UserContext
+    ) -> OkResult | EmailAlreadyVerifiedError:
+        recipe = api_options.dk.emailverification
+        email = await recipe.email_for(session.user_id, user_context)
+        if email is None or await recipe.functions.is_email_verified(
+            session.user_id, email, user_context
+        ):
+            # Nothing to verify: make the session say so, as SuperTokens does.
+            await recipe.update_session_claim(session, True)
+            return EmailAlreadyVerifiedError()
+        sent = await recipe.send_verification_email(
+            session.user_id,
+            email,
+            session.tenant_id,
+            user_context,
+            recipe_user_id=session.recipe_user_id,
+        )
+        return OkResult() if sent else EmailAlreadyVerifiedError()
+
+    async def verify_email_post(
+        self,
+        token: str,
+        session: Session | None,
+        tenant_id: str,
+        api_options: APIOptions,
+        user_context: UserContext,
+    ) -> EmailVerified | InvalidVerificationTokenError:
+        recipe = api_options.dk.emailverification
+        result = await recipe.functions.verify_email_using_token(token, tenant_id, user_context)
+        if (
+            isinstance(result, EmailVerified)
+            and session is not None
+            and session.user_id == result.user_id
+        ):
+            await recipe.update_session_claim(session, True)
+        return result
+
+    async def is_email_verified_get(
+        self, session: Session, api_options: APIOptions, user_context: UserContext
+    ) -> IsVerifiedOk:
+        recipe = api_options.dk.emailverification
+        verified = await recipe.is_user_verified(session.user_id, user_context)
+        await recipe.update_session_claim(session, verified)
+        return IsVerifiedOk(verified)
