@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -11,6 +12,9 @@ from doorkeep.config import Settings
 from doorkeep.core.app import Core
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailDelivery, EmailDeliveryConfig
+from doorkeep.flows.change_email import ChangeEmail
+from doorkeep.flows.change_password import ChangePassword
+from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordRecipe
 from doorkeep.recipes.emailverification import CLAIM as EV_CLAIM
 from doorkeep.recipes.emailverification import EmailVerificationConfig, EmailVerificationRecipe
@@ -18,6 +22,14 @@ from doorkeep.recipes.session import SessionConfig, SessionRecipe
 from doorkeep.recipes.useridmapping import UserIdMappingConfig, UserIdMappingRecipe
 from doorkeep.recipes.usermetadata import UserMetadataConfig, UserMetadataRecipe
 from doorkeep.web.fdi import FrontendApi
+
+
+@dataclass
+class FlowsConfig:
+    """Replace or wrap a built-in flow (same pattern as the recipes' overrides)."""
+
+    override_change_password: Override[ChangePassword] | None = None
+    override_change_email: Override[ChangeEmail] | None = None
 
 
 class Doorkeep:
@@ -36,6 +48,7 @@ class Doorkeep:
         session: SessionConfig | None = None,
         emailverification: EmailVerificationConfig | None = None,
         email_delivery: EmailDeliveryConfig | None = None,
+        flows: FlowsConfig | None = None,
         usermetadata: UserMetadataConfig | None = None,
         useridmapping: UserIdMappingConfig | None = None,
     ) -> None:
@@ -56,6 +69,10 @@ class Doorkeep:
         self.usermetadata = UserMetadataRecipe(public, usermetadata)
         self.useridmapping = UserIdMappingRecipe(public, useridmapping)
         self.web = FrontendApi(self)
+        flows = flows or FlowsConfig()
+        self.change_password = apply_override(ChangePassword(self), flows.override_change_password)
+        self.change_email = apply_override(ChangeEmail(self), flows.override_change_email)
+        self.change_email.install()
 
     async def start(self) -> None:
         """Apply migrations and make sure a signing key exists (once; later calls return)."""

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 SameSite = Literal["lax", "strict", "none"]
 AntiCsrfMode = Literal["VIA_TOKEN", "VIA_CUSTOM_HEADER", "NONE"]
+RevokeOnChange = Literal["all", "others", "none"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,13 @@ class Settings:
     password_reset_token_lifetime: int = 3600
     password_reset_single_token: bool = False  # True: a new reset link retires older ones
     email_verification_token_lifetime: int = 24 * 3600
+
+    # Built-in flows.
+    change_password_revoke: RevokeOnChange = "all"  # which sessions a password change ends
+    change_password_max_failures: int = 5  # wrong current passwords per user per 5 minutes
+    change_email_verify: bool = True  # the new address must be verified before it is used
+    notify_password_change: bool = False  # email the account when its password changes
+    notify_email_change: bool = False  # email the old address when the email changes
 
     # Email delivery: SMTP when smtp_url is set (smtp://host:port, smtps://user:pass@host:465,
     # smtp+starttls://…), else the console. Failed sends are retried after these delays (s).

@@ -115,3 +115,14 @@ class PasswordResetService:
             )
             ref = await resolve_user_id(conn, self.ctx.app_id, row.user_id)
         return ResetTokenConsumed(ref.public_id, row.email)
+
+    async def revoke_tokens(self, user_id: str) -> None:
+        """Retire every reset link of the user (e.g. after their email changed)."""
+        tokens = t.password_reset_tokens
+        async with self.ctx.db.transaction() as conn:
+            ref = await resolve_user_id(conn, self.ctx.app_id, user_id)
+            await conn.execute(
+                delete(tokens).where(
+                    tokens.c.app_id == self.ctx.app_id, tokens.c.user_id == ref.internal_id
+                )
+            )

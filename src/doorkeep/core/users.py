@@ -55,6 +55,14 @@ class User:
         return [m.email for m in self.login_methods if m.email is not None]
 
     @property
+    def password_login_email(self) -> str | None:
+        """The email of the user's email/password login, if they have one."""
+        return next(
+            (m.email for m in self.login_methods if m.recipe_id == "emailpassword" and m.email),
+            None,
+        )
+
+    @property
     def email(self) -> str | None:
         """The email of the first login method that has one (the seeds' `user.email`)."""
         emails = self.emails

@@ -20,6 +20,8 @@ from starlette.routing import Route, Router
 from doorkeep.core.common import PUBLIC, FieldError, Status
 from doorkeep.core.emailverification import EmailVerified
 from doorkeep.core.users import User
+from doorkeep.flows.change_email import EmailChanged
+from doorkeep.flows.change_password import PasswordChanged, TooManyAttemptsError
 from doorkeep.recipes.apis import APIOptions, GeneralError
 from doorkeep.recipes.base import apply_override
 from doorkeep.recipes.emailpassword.apis import (
@@ -64,6 +66,8 @@ class FrontendApi:
             Route("/signout", self._wrap(self.sign_out), methods=["POST"]),
             Route("/jwt/jwks.json", self._wrap(self.jwks), methods=["GET"]),
             Route("/user/email/verify", self._wrap(self.is_email_verified), methods=["GET"]),
+            Route("/user/password/change", self._wrap(self.change_password), methods=["POST"]),
+            Route("/user/email/change", self._wrap(self.change_email), methods=["POST"]),
         ]
         post = ["POST"]
         for prefix in ("", "/{tenant_id}"):
@@ -219,6 +223,48 @@ class FrontendApi:
         )
         return JSONResponse({"status": "OK", "isVerified": result.is_verified})
 
+    async def change_password(self, request: Request) -> Response:
+        """JSON {oldPassword, newPassword} or a form {current_password, new_password,
+        confirm_new_password}; session required."""
+        session = await get_session(self.dk, request, require_verified_email=False)
+        assert session is not None
+        old, new, confirm = await _password_change_input(request)
+        result = await self.dk.change_password.change_password(
+            session.user_id,
+            old,
+            new,
+            tenant_id=session.tenant_id,
+            current_session_handle=session.handle,
+            confirm_new_password=confirm,
+        )
+        if isinstance(result, PasswordChanged):
+            if result.current_session_revoked:
+                self.transport.clear(mutations_of(request), session.mode)
+            return JSONResponse({"status": "OK"})
+        if isinstance(result, TooManyAttemptsError):
+            return JSONResponse(
+                {"status": result.status, "message": "Too many attempts. Try again later."},
+                status_code=429,
+                headers={"retry-after": str(result.retry_after)},
+            )
+        return status_json(result)
+
+    async def change_email(self, request: Request) -> Response:
+        session = await get_session(self.dk, request, require_verified_email=False)
+        assert session is not None
+        body = await read_json(request)
+        if not isinstance(body, dict) or "email" not in body:
+            raise BadRequest('Please provide the new email as {"email": ...}')
+        result = await self.dk.change_email.change_email(
+            session.user_id, body["email"], tenant_id=session.tenant_id
+        )
+        if isinstance(result, EmailChanged) and not self.dk.settings.change_email_verify:
+            # The new address starts unverified: the session must stop claiming otherwise.
+            await self.dk.emailverification.update_session_claim(
+                session, await self.dk.emailverification.is_user_verified(session.user_id, {})
+            )
+        return status_json(result)
+
     async def refresh(self, request: Request) -> Response:
         await self.session.refresh_post(self.options(request, self.dk.session.config), {})
         return JSONResponse({})
@@ -255,6 +301,25 @@ class FrontendApi:
             return response
 
         return endpoint
+
+
+async def _password_change_input(request: Request) -> tuple[object, object, object]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form(max_files=0, max_fields=10)
+        return (
+            form.get("current_password"),
+            form.get("new_password"),
+            form.get("confirm_new_password"),
+        )
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return (
+        body.get("oldPassword", body.get("current_password")),
+        body.get("newPassword", body.get("new_password")),
+        body.get("confirmNewPassword", body.get("confirm_new_password")),
+    )
 
 
 async def _not_found(scope: Any, receive: Any, send: Any) -> None:

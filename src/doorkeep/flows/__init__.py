@@ -1,0 +1,1 @@
+"""Flows the SuperTokens guides make their users write by hand, built in."""

@@ -1,0 +1,140 @@
+"""Change password (seeds 000 and 003), built in.
+
+The seeds' hand-written route: check the current password with the recipe's
+sign-in function (so a sign-in override applies), update the password, revoke
+sessions. Here it is one implementation used by the JSON API, the HTML page and
+the CLI; override any step by subclassing or by replacing a method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from doorkeep.core.common import FieldError, Status
+from doorkeep.core.emailpassword import SignInOk, WrongCredentialsError
+from doorkeep.core.users import User
+from doorkeep.delivery import EmailUser, NoticeEmail
+from doorkeep.ratelimit import RateLimiter
+from doorkeep.recipes.base import UserContext
+
+if TYPE_CHECKING:
+    from doorkeep.app import Doorkeep
+
+FAILURE_WINDOW_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class PasswordChanged(Status):
+    revoked_handles: tuple[str, ...]
+    current_session_revoked: bool
+
+
+@dataclass(frozen=True)
+class TooManyAttemptsError(Status):
+    status: ClassVar[str] = "TOO_MANY_ATTEMPTS_ERROR"
+    retry_after: int  # seconds
+
+
+ChangePasswordResult = PasswordChanged | WrongCredentialsError | FieldError | TooManyAttemptsError
+
+
+class ChangePassword:
+    def __init__(self, dk: Doorkeep) -> None:
+        self.dk = dk
+        self.failures = RateLimiter(
+            dk.settings.change_password_max_failures, FAILURE_WINDOW_SECONDS
+        )
+
+    async def change_password(
+        self,
+        user_id: str,
+        old_password: object,
+        new_password: object,
+        *,
+        tenant_id: str,
+        current_session_handle: str | None = None,
+        confirm_new_password: object = None,
+        user_context: UserContext | None = None,
+    ) -> ChangePasswordResult:
+        ctx = {} if user_context is None else user_context
+        wait = self.failures.retry_after(user_id)
+        if wait is not None:
+            return TooManyAttemptsError(int(wait) + 1)
+        problem = await self.validate(old_password, new_password, confirm_new_password, tenant_id)
+        if problem is not None:
+            return problem
+        assert isinstance(old_password, str) and isinstance(new_password, str)
+        user = await self.dk.emailpassword.functions.get_user_by_id(user_id, ctx)
+        email = None if user is None else user.password_login_email
+        if (
+            user is None
+            or email is None
+            or not await self.check_current_password(email, old_password, tenant_id, ctx)
+        ):
+            self.failures.hit(user_id)
+            return WrongCredentialsError()
+        self.failures.reset(user_id)
+        updated = await self.dk.emailpassword.functions.update_email_or_password(
+            user_id, None, new_password, True, tenant_id, ctx
+        )
+        if isinstance(updated, FieldError):
+            return FieldError.one("newPassword", updated.fields[0][1])
+        if updated.status != "OK":  # the user vanished meanwhile
+            return WrongCredentialsError()
+        revoked = await self.revoke_sessions(user_id, current_session_handle, ctx)
+        if self.dk.settings.notify_password_change:
+            await self.notify(user, email, tenant_id, ctx)
+        return PasswordChanged(tuple(revoked), current_session_handle in revoked)
+
+    async def validate(
+        self, old_password: object, new_password: object, confirm: object, tenant_id: str
+    ) -> FieldError | None:
+        if not isinstance(old_password, str) or not old_password:
+            return FieldError.one("oldPassword", "Please enter your current password.")
+        password_field = next(f for f in self.dk.emailpassword.sign_up_fields if f.id == "password")
+        assert password_field.validate is not None
+        message = await password_field.validate(new_password, tenant_id)
+        if message is not None:
+            return FieldError.one("newPassword", message)
+        if confirm is not None and confirm != new_password:
+            return FieldError.one("confirmNewPassword", "Passwords do not match.")
+        if new_password == old_password:
+            return FieldError.one(
+                "newPassword", "The new password must differ from the old one."
+            )
+        return None
+
+    async def check_current_password(
+        self, email: str, password: str, tenant_id: str, user_context: UserContext
+    ) -> bool:
+        """The recipe's sign-in function decides, so a sign-in override applies here too."""
+        result = await self.dk.emailpassword.functions.sign_in(
+            email, password, tenant_id, user_context
+        )
+        return isinstance(result, SignInOk)
+
+    async def revoke_sessions(
+        self, user_id: str, current_handle: str | None, user_context: UserContext
+    ) -> list[str]:
+        mode = self.dk.settings.change_password_revoke
+        if mode == "none":
+            return []
+        session = self.dk.session.functions
+        handles = await session.get_all_session_handles_for_user(user_id, None, user_context)
+        if mode == "others":
+            handles = [h for h in handles if h != current_handle]
+        for handle in handles:
+            await session.revoke_session(handle, user_context)
+        return handles
+
+    async def notify(
+        self, user: User, email: str, tenant_id: str, user_context: UserContext
+    ) -> None:
+        notice = NoticeEmail(
+            EmailUser(user.id, user.id, email),
+            subject=f"Your {self.dk.settings.app_name} password was changed",
+            message="The password of your account was just changed.",
+            tenant_id=tenant_id,
+        )
+        await self.dk.email_delivery.send_email(notice, user_context)

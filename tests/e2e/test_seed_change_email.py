@@ -1,0 +1,114 @@
+"""Seed 002: change email, with and without verifying the new address, over HTTP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from doorkeep import Doorkeep, Settings
+from doorkeep.testing import SmtpSink, email_text, serve_in_thread
+from doorkeep.web.server import create_app
+
+PASSWORD = "correct horse battery"
+
+
+def fields(**values: object) -> dict[str, object]:
+    return {"formFields": [{"id": k, "value": v} for k, v in values.items()]}
+
+
+def token_in(message: object) -> str:
+    link = re.search(r"https?://\S+", email_text(message))  # type: ignore[arg-type]
+    assert link is not None
+    return parse_qs(urlsplit(link.group(0)).query)["token"][0]
+
+
+def signs_in(client: httpx.Client, email: str) -> bool:
+    return (
+        client.post("/auth/signin", json=fields(email=email, password=PASSWORD)).json()["status"]
+        == "OK"
+    )
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    with SmtpSink() as sink:
+        yield sink
+
+
+def test_change_email_with_verification(database_url: str, smtp: SmtpSink) -> None:
+    settings = Settings(database_url=database_url, smtp_url=smtp.url, notify_email_change=True)
+    with (
+        serve_in_thread(create_app(Doorkeep(settings))) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        ada = client.post("/auth/signup", json=fields(email="ada@example.com", password=PASSWORD))
+        client.post("/auth/signup", json=fields(email="bob@example.com", password=PASSWORD))
+        auth = {"authorization": f"Bearer {ada.headers['st-access-token']}"}
+        change = "/auth/user/email/change"
+        assert client.post(change, json={"email": "ada@new.example.com"}).status_code == 401
+        assert client.post(change, json={"email": "not-an-email"}, headers=auth).json() == {
+            "status": "FIELD_ERROR",
+            "formFields": [{"id": "email", "error": "Email is invalid"}],
+        }
+        assert (
+            client.post(change, json={"email": 42}, headers=auth).json()["status"] == "FIELD_ERROR"
+        )
+        assert client.post(change, json={}, headers=auth).status_code == 400
+        assert client.post(change, json={"email": "BOB@example.com"}, headers=auth).json() == {
+            "status": "EMAIL_ALREADY_EXISTS_ERROR"
+        }
+
+        sent = client.post(change, json={"email": "Ada@New.Example.com"}, headers=auth)
+        assert sent.json() == {"status": "EMAIL_VERIFICATION_SENT"}
+        message = smtp.wait_for(1)[0]
+        assert message["To"] == "ada@new.example.com"
+        # Until the link is used, the old address is the account's address.
+        assert signs_in(client, "ada@example.com") and not signs_in(client, "ada@new.example.com")
+
+        verified = client.post(
+            "/auth/user/email/verify", json={"method": "token", "token": token_in(message)}
+        )
+        assert verified.json()["status"] == "OK"
+        assert signs_in(client, "ada@new.example.com") and not signs_in(client, "ada@example.com")
+        assert client.get("/auth/user/email/verify", headers=auth).json() == {
+            "status": "OK",
+            "isVerified": True,
+        }
+        notice = smtp.wait_for(2)[1]  # the old address is told
+        assert notice["To"] == "ada@example.com" and "ada@new.example.com" in email_text(notice)
+
+        # Back to an address this user never verified: a new link is needed again.
+        assert client.post(change, json={"email": "ada@example.com"}, headers=auth).json() == {
+            "status": "EMAIL_VERIFICATION_SENT"
+        }
+        # The address already verified for this user switches at once.
+        assert client.post(change, json={"email": "ada@new.example.com"}, headers=auth).json() == {
+            "status": "OK"
+        }
+
+
+def test_change_email_without_verification(database_url: str, smtp: SmtpSink) -> None:
+    settings = Settings(database_url=database_url, smtp_url=smtp.url, change_email_verify=False)
+    with (
+        serve_in_thread(create_app(Doorkeep(settings))) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        ada = client.post("/auth/signup", json=fields(email="ada@example.com", password=PASSWORD))
+        client.post("/auth/signup", json=fields(email="bob@example.com", password=PASSWORD))
+        auth = {"authorization": f"Bearer {ada.headers['st-access-token']}"}
+        assert client.post(
+            "/auth/user/email/change", json={"email": "bob@example.com"}, headers=auth
+        ).json() == {"status": "EMAIL_ALREADY_EXISTS_ERROR"}
+        assert client.post(
+            "/auth/user/email/change", json={"email": "ada@new.example.com"}, headers=auth
+        ).json() == {"status": "OK"}
+        assert signs_in(client, "ada@new.example.com") and not signs_in(client, "ada@example.com")
+        # The new address starts unverified.
+        assert client.get("/auth/user/email/verify", headers=auth).json() == {
+            "status": "OK",
+            "isVerified": False,
+        }
