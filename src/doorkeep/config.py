@@ -10,6 +10,7 @@ from typing import Any, Literal
 SameSite = Literal["lax", "strict", "none"]
 AntiCsrfMode = Literal["VIA_TOKEN", "VIA_CUSTOM_HEADER", "NONE"]
 RevokeOnChange = Literal["all", "others", "none"]
+LoginIdentifier = Literal["email", "username"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Settings:
     email_verification_token_lifetime: int = 24 * 3600
 
     # Built-in flows.
+    login_identifier: LoginIdentifier = "email"  # "username": username + optional email (seed 004)
     change_password_revoke: RevokeOnChange = "all"  # which sessions a password change ends
     change_password_max_failures: int = 5  # wrong current passwords per user per 5 minutes
     change_email_verify: bool = True  # the new address must be verified before it is used

@@ -18,6 +18,8 @@ _EMAIL_RE = re.compile(
     r"((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\])|(([a-zA-Z\-0-9]+\.)+[a-zA-Z]{2,}))$"
 )
 MAX_EMAIL_LENGTH = 254
+_USERNAME_RE = re.compile(r"^[a-z0-9_-]+$")
+USERNAME_LENGTH = (3, 32)
 
 
 def now_ms() -> int:
@@ -50,6 +52,25 @@ def email_error(email: object) -> str | None:
         return "Field is not optional"
     if len(email) > MAX_EMAIL_LENGTH or _EMAIL_RE.match(email) is None:
         return "Email is invalid"
+    return None
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def username_error(username: object) -> str | None:
+    """None if `username` follows the rule (3-32 of a-z 0-9 _ -, any case), else the message."""
+    if not isinstance(username, str):
+        return "Username must be a string."
+    value = normalise_username(username)
+    shortest, longest = USERNAME_LENGTH
+    if len(value) < shortest:
+        return f"Usernames must be at least {shortest} characters long."
+    if len(value) > longest:
+        return f"Usernames must be at most {longest} characters long."
+    if _USERNAME_RE.match(value) is None:
+        return "Username must contain only alphanumeric, underscore or hyphen characters."
     return None
 
 

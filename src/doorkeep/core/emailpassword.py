@@ -23,7 +23,9 @@ from doorkeep.core.common import (
     email_error,
     new_id,
     normalise_email,
+    normalise_username,
     now_ms,
+    username_error,
 )
 from doorkeep.core.context import AppContext
 from doorkeep.core.passwords import InvalidPasswordHash, validate_imported_hash
@@ -55,6 +57,11 @@ class EmailAlreadyExistsError(Status):
 
 
 @dataclass(frozen=True)
+class UsernameAlreadyExistsError(Status):
+    status: ClassVar[str] = "USERNAME_ALREADY_EXISTS_ERROR"
+
+
+@dataclass(frozen=True)
 class WrongCredentialsError(Status):
     status: ClassVar[str] = "WRONG_CREDENTIALS_ERROR"
 
@@ -70,6 +77,15 @@ class ImportOk(Status):
     did_user_already_exist: bool
 
 
+SignUpResult = (
+    SignUpOk
+    | EmailAlreadyExistsError
+    | UsernameAlreadyExistsError
+    | FieldError
+    | UnknownTenantError
+)
+
+
 class EmailPasswordService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
@@ -78,35 +94,47 @@ class EmailPasswordService:
         return self.ctx.password_policy.validate(password)
 
     async def sign_up(
-        self, tenant_id: str, email: object, password: object
-    ) -> SignUpOk | EmailAlreadyExistsError | FieldError | UnknownTenantError:
-        problems = [
-            (field, message)
-            for field, message in (
-                ("email", email_error(email)),
-                ("password", self.password_error(password)),
-            )
-            if message is not None
-        ]
+        self, tenant_id: str, email: object, password: object, *, username: object = None
+    ) -> SignUpResult:
+        """A new user. With `username`, the email is optional (username login)."""
+        problems = self._sign_up_problems(email, password, username)
         if problems:
             return FieldError(tuple(problems))
-        assert isinstance(email, str) and isinstance(password, str)
-        email = normalise_email(email)
+        assert isinstance(password, str)
+        email = normalise_email(email) if isinstance(email, str) else None
+        username = normalise_username(username) if isinstance(username, str) else None
         if not await tenant_exists(self.ctx, tenant_id):
             return UnknownTenantError()
         # A cheap look first saves an Argon2 hash for the common duplicate case;
-        # the unique constraint below is what actually decides a race.
-        if await self._user_id_for_email(tenant_id, email) is not None:
-            return EmailAlreadyExistsError()
+        # the unique constraints below are what actually decide a race.
+        taken = await self._taken(tenant_id, email, username)
+        if taken is not None:
+            return taken
         password_hash = await self.ctx.hasher.hash(password)
         user_id = new_id()
         try:
             async with self.ctx.db.transaction() as conn:
-                await _insert_user(conn, self.ctx.app_id, tenant_id, user_id, email, password_hash)
+                await _insert_user(
+                    conn, self.ctx.app_id, tenant_id, user_id, email, password_hash, username
+                )
                 users = await load_users(conn, self.ctx.app_id, [user_id])
-        except IntegrityError:
+        except IntegrityError as exc:
+            if username is not None and "username" in str(exc.orig):
+                return UsernameAlreadyExistsError()
             return EmailAlreadyExistsError()
         return SignUpOk(users[0], users[0].id)
+
+    def _sign_up_problems(
+        self, email: object, password: object, username: object
+    ) -> list[tuple[str, str]]:
+        checks = [("password", self.password_error(password))]
+        if username is None:
+            checks.insert(0, ("email", email_error(email)))
+        else:
+            checks.insert(0, ("username", username_error(username)))
+            if email is not None:
+                checks.insert(1, ("email", email_error(email)))
+        return [(field, message) for field, message in checks if message is not None]
 
     async def sign_in(
         self, tenant_id: str, email: object, password: object
@@ -117,7 +145,7 @@ class EmailPasswordService:
             password = password[:MAX_SIGN_IN_PASSWORD_LENGTH]  # only to keep the dummy hash cheap
             await self.ctx.hasher.dummy_verify(password)
             return WrongCredentialsError()
-        row = await self._credentials(tenant_id, normalise_email(email))
+        row = await self._credentials(tenant_id, email)
         if row is None:
             # Same work as a real check, so timing does not tell who has an account.
             await self.ctx.hasher.dummy_verify(password)
@@ -227,6 +255,28 @@ class EmailPasswordService:
                 return ImportOk(users[0], did_user_already_exist=existing is not None)
         raise RuntimeError("could not import user: concurrent changes kept conflicting")
 
+    async def _taken(
+        self, tenant_id: str, email: str | None, username: str | None
+    ) -> EmailAlreadyExistsError | UsernameAlreadyExistsError | None:
+        if email is not None and await self._user_id_for_email(tenant_id, email) is not None:
+            return EmailAlreadyExistsError()
+        if username is not None and await self._user_id_for(tenant_id, username=username):
+            return UsernameAlreadyExistsError()
+        return None
+
+    async def _user_id_for(self, tenant_id: str, *, username: str) -> str | None:
+        ept = t.emailpassword_user_tenants
+        async with self.ctx.db.engine.connect() as conn:
+            return (
+                await conn.execute(
+                    select(ept.c.user_id).where(
+                        ept.c.app_id == self.ctx.app_id,
+                        ept.c.tenant_id == tenant_id,
+                        ept.c.username == username,
+                    )
+                )
+            ).scalar_one_or_none()
+
     async def _user_id_for_email(self, tenant_id: str, email: str) -> str | None:
         ept = t.emailpassword_user_tenants
         async with self.ctx.db.engine.connect() as conn:
@@ -240,8 +290,10 @@ class EmailPasswordService:
                 )
             ).scalar_one_or_none()
 
-    async def _credentials(self, tenant_id: str, email: str) -> tuple[str, str] | None:
+    async def _credentials(self, tenant_id: str, identifier: str) -> tuple[str, str] | None:
+        """By email, or by username when the identifier has no @ (usernames never do)."""
         ep, ept = t.emailpassword_users, t.emailpassword_user_tenants
+        column = ept.c.email if "@" in identifier else ept.c.username
         async with self.ctx.db.engine.connect() as conn:
             row = (
                 await conn.execute(
@@ -250,7 +302,7 @@ class EmailPasswordService:
                     .where(
                         ept.c.app_id == self.ctx.app_id,
                         ept.c.tenant_id == tenant_id,
-                        ept.c.email == email,
+                        column == identifier.strip().lower(),
                     )
                 )
             ).first()
@@ -273,7 +325,13 @@ class EmailPasswordService:
 
 
 async def _insert_user(
-    conn: AsyncConnection, app_id: str, tenant_id: str, user_id: str, email: str, password_hash: str
+    conn: AsyncConnection,
+    app_id: str,
+    tenant_id: str,
+    user_id: str,
+    email: str | None,
+    password_hash: str,
+    username: str | None = None,
 ) -> None:
     joined = now_ms()
     await conn.execute(
@@ -293,12 +351,13 @@ async def _insert_user(
             app_id=app_id,
             user_id=user_id,
             email=email,
+            username=username,
             password_hash=password_hash,
             time_joined=joined,
         )
     )
     await conn.execute(
         insert(t.emailpassword_user_tenants).values(
-            app_id=app_id, tenant_id=tenant_id, user_id=user_id, email=email
+            app_id=app_id, tenant_id=tenant_id, user_id=user_id, email=email, username=username
         )
     )

@@ -28,6 +28,7 @@ class LoginMethod:
     time_joined: int
     verified: bool
     email: str | None = None
+    username: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -39,6 +40,8 @@ class LoginMethod:
         }
         if self.email is not None:
             data["email"] = self.email
+        if self.username is not None:
+            data["username"] = self.username
         return data
 
 
@@ -61,6 +64,12 @@ class User:
             (m.email for m in self.login_methods if m.recipe_id == "emailpassword" and m.email),
             None,
         )
+
+    @property
+    def password_login_identifier(self) -> str | None:
+        """What the user signs in with: their login email, else their username."""
+        method = next((m for m in self.login_methods if m.recipe_id == "emailpassword"), None)
+        return None if method is None else (method.email or method.username)
 
     @property
     def email(self) -> str | None:
@@ -132,7 +141,14 @@ async def load_users(conn: AsyncConnection, app_id: str, internal_ids: Sequence[
     )
     rows = (
         await conn.execute(
-            select(u.c.user_id, u.c.recipe_id, u.c.time_joined, ep.c.email, m.c.external_user_id)
+            select(
+                u.c.user_id,
+                u.c.recipe_id,
+                u.c.time_joined,
+                ep.c.email,
+                ep.c.username,
+                m.c.external_user_id,
+            )
             .select_from(
                 u.outerjoin(
                     ep, and_(ep.c.app_id == u.c.app_id, ep.c.user_id == u.c.user_id)
@@ -175,6 +191,7 @@ async def load_users(conn: AsyncConnection, app_id: str, internal_ids: Sequence[
             time_joined=r.time_joined,
             verified=(r.user_id, r.email) in verified_pairs,
             email=r.email,
+            username=r.username,
         )
         by_id[r.user_id] = User(public_id, r.time_joined, tenant_ids, (method,))
     return [by_id[i] for i in internal_ids if i in by_id]
@@ -279,6 +296,16 @@ class UserService:
             return int((await conn.execute(query)).scalar_one())
 
     async def get_users_by_email(self, tenant_id: str, email: str) -> list[User]:
+        return await self._by_login(tenant_id, t.emailpassword_user_tenants.c.email, email)
+
+    async def get_user_by_identifier(self, tenant_id: str, identifier: str) -> User | None:
+        """By email, or by username when the identifier has no @ (usernames never do)."""
+        ept = t.emailpassword_user_tenants
+        column = ept.c.email if "@" in identifier else ept.c.username
+        found = await self._by_login(tenant_id, column, identifier)
+        return found[0] if found else None
+
+    async def _by_login(self, tenant_id: str, column: Any, value: str) -> list[User]:
         ept = t.emailpassword_user_tenants
         async with self.ctx.db.engine.connect() as conn:
             ids = (
@@ -286,7 +313,7 @@ class UserService:
                     select(ept.c.user_id).where(
                         ept.c.app_id == self.ctx.app_id,
                         ept.c.tenant_id == tenant_id,
-                        ept.c.email == email.strip().lower(),
+                        column == value.strip().lower(),
                     )
                 )
             ).all()

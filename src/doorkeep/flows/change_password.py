@@ -66,7 +66,7 @@ class ChangePassword:
             return problem
         assert isinstance(old_password, str) and isinstance(new_password, str)
         user = await self.dk.emailpassword.functions.get_user_by_id(user_id, ctx)
-        email = None if user is None else user.password_login_email
+        email = None if user is None else user.password_login_identifier
         if (
             user is None
             or email is None
@@ -100,9 +100,7 @@ class ChangePassword:
         if confirm is not None and confirm != new_password:
             return FieldError.one("confirmNewPassword", "Passwords do not match.")
         if new_password == old_password:
-            return FieldError.one(
-                "newPassword", "The new password must differ from the old one."
-            )
+            return FieldError.one("newPassword", "The new password must differ from the old one.")
         return None
 
     async def check_current_password(

@@ -82,12 +82,16 @@ user_tenants = Table(
     Index(None, "app_id", "user_id"),
 )
 
+USERNAME = String(64)
+
 emailpassword_users = Table(
     "emailpassword_users",
     metadata,
     Column("app_id", ID, primary_key=True),
     Column("user_id", ID, primary_key=True),
-    Column("email", String(256), nullable=False),
+    # With username login the email is optional; a user has at least one of the two.
+    Column("email", String(256), nullable=True),
+    Column("username", USERNAME, nullable=True),
     Column("password_hash", String(512), nullable=False),
     Column("time_joined", BigInteger, nullable=False),
     ForeignKeyConstraint(
@@ -95,21 +99,23 @@ emailpassword_users = Table(
     ),
 )
 
-# The uniqueness of an email per tenant lives here, so that fifty concurrent
-# sign-ups with one address race on a constraint and exactly one wins.
+# The uniqueness of an email (and of a username) per tenant lives here, so that fifty
+# concurrent sign-ups with one address race on a constraint and exactly one wins.
 emailpassword_user_tenants = Table(
     "emailpassword_user_tenants",
     metadata,
     Column("app_id", ID, primary_key=True),
     Column("tenant_id", ID, primary_key=True),
     Column("user_id", ID, primary_key=True),
-    Column("email", String(256), nullable=False),
+    Column("email", String(256), nullable=True),
+    Column("username", USERNAME, nullable=True),
     ForeignKeyConstraint(
         ["app_id", "user_id"],
         ["emailpassword_users.app_id", "emailpassword_users.user_id"],
         ondelete="CASCADE",
     ),
     UniqueConstraint("app_id", "tenant_id", "email"),
+    UniqueConstraint("app_id", "tenant_id", "username"),
 )
 
 user_metadata = Table(

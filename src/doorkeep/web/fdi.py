@@ -132,7 +132,7 @@ class FrontendApi:
         tenant_id = _tenant(request)
         config = self.dk.emailpassword.config
         fields = parse_form_fields(await read_json(request))
-        form = sign_in_fields(self.dk.emailpassword.sign_up_fields)
+        form = sign_in_fields(self.dk.emailpassword.identifier_field)
         validated = await validate_form_fields(form, fields, tenant_id)
         if isinstance(validated, FieldError):
             return status_json(validated)
@@ -158,8 +158,9 @@ class FrontendApi:
         tenant_id = _tenant(request)
         config = self.dk.emailpassword.config
         fields = parse_form_fields(await read_json(request))
-        email_field = next(f for f in self.dk.emailpassword.sign_up_fields if f.id == "email")
-        validated = await validate_form_fields([email_field], fields, tenant_id)
+        validated = await validate_form_fields(
+            [self.dk.emailpassword.identifier_field], fields, tenant_id
+        )
         if isinstance(validated, FieldError):
             return status_json(validated)
         result = await self.emailpassword.generate_password_reset_token_post(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 from doorkeep.core.app import AppCore
-from doorkeep.core.common import PUBLIC
+from doorkeep.core.common import PUBLIC, email_error
 from doorkeep.core.passwordreset import ResetTokenCreated
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailDelivery, EmailUser, PasswordResetEmail
@@ -15,8 +16,11 @@ from doorkeep.recipes.base import context as _ctx
 from doorkeep.recipes.emailpassword.apis import EmailPasswordApis
 from doorkeep.recipes.emailpassword.forms import (
     InputFormField,
+    Validator,
     default_email_validator,
     password_validator,
+    username_or_email_validator,
+    username_validator,
 )
 from doorkeep.recipes.emailpassword.functions import (
     EmailPasswordFunctions,
@@ -56,7 +60,15 @@ class EmailPasswordRecipe:
         self.functions = apply_override(
             EmailPasswordFunctions(core), self.config.override_functions
         )
+        self.username_login = core.ctx.settings.login_identifier == "username"
         self.sign_up_fields = _sign_up_fields(self.config.sign_up_form_fields, core)
+        # Sign-in and reset take what identifies an account: an email, or a username too.
+        email_field = self.sign_up_fields[0]
+        self.identifier_field = (
+            InputFormField("email", username_or_email_validator)
+            if self.username_login
+            else email_field
+        )
 
     async def sign_up(
         self,
@@ -122,10 +134,15 @@ class EmailPasswordRecipe:
 
 
 def _sign_up_fields(custom: list[InputFormField], core: AppCore) -> list[InputFormField]:
-    """email and password first (with default validators unless replaced), then the rest."""
+    """email and password first (with default validators unless replaced), then the rest.
+
+    With username login (seed 004) the `email` field carries the username and an
+    optional `actualEmail` field the address.
+    """
+    username_login = core.ctx.settings.login_identifier == "username"
     by_id = {f.id: f for f in custom}
     defaults = {
-        "email": default_email_validator,
+        "email": username_validator if username_login else default_email_validator,
         "password": password_validator(core.ctx.password_policy),
     }
     fields = []
@@ -134,4 +151,17 @@ def _sign_up_fields(custom: list[InputFormField], core: AppCore) -> list[InputFo
         fields.append(
             InputFormField(field_id, given.validate if given and given.validate else validator)
         )
+    if username_login and "actualEmail" not in by_id:
+        fields.append(InputFormField("actualEmail", _free_email_validator(core), optional=True))
     return fields + list(by_id.values())
+
+
+def _free_email_validator(core: AppCore) -> Validator:
+    async def validate(value: Any, tenant_id: str) -> str | None:
+        if (message := email_error(value)) is not None:
+            return message
+        if await core.users.get_users_by_email(tenant_id, value):
+            return "Email already in use. Please sign in, or use another email"
+        return None
+
+    return validate

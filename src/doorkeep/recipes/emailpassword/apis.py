@@ -6,7 +6,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from doorkeep.core.common import FieldError, Status, UnknownTenantError
-from doorkeep.core.emailpassword import EmailAlreadyExistsError, SignInOk, SignUpOk
+from doorkeep.core.emailpassword import (
+    EmailAlreadyExistsError,
+    SignInOk,
+    SignUpOk,
+    UsernameAlreadyExistsError,
+)
 from doorkeep.core.passwordreset import InvalidResetTokenError, ResetTokenConsumed
 from doorkeep.core.users import User
 from doorkeep.recipes.apis import APIOptions, GeneralError, OkResult
@@ -18,6 +23,11 @@ if TYPE_CHECKING:
     from doorkeep.core.emailpassword import WrongCredentialsError
 
 EMAIL_EXISTS_MESSAGE = "This email already exists. Please sign in instead."
+USERNAME_EXISTS_MESSAGE = "This username already exists. Please sign in instead."
+ACTUAL_EMAIL_EXISTS_MESSAGE = "Email already in use. Please sign in, or use another email"
+NO_EMAIL_MESSAGE = (
+    "This account has no email address to send a reset link to. Please contact support."
+)
 
 
 @dataclass(frozen=True)
@@ -59,8 +69,19 @@ class EmailPasswordApis:
     ) -> SignUpPostOk | FieldError | GeneralError:
         dk = api_options.dk
         email, password = field_value(form_fields, "email"), field_value(form_fields, "password")
-        result = await dk.emailpassword.functions.sign_up(email, password, tenant_id, user_context)
+        functions = dk.emailpassword.functions
+        if dk.emailpassword.username_login:
+            actual_email = next((str(f.value) for f in form_fields if f.id == "actualEmail"), None)
+            result = await functions.sign_up_with_username(
+                email, actual_email or None, password, tenant_id, user_context
+            )
+        else:
+            result = await functions.sign_up(email, password, tenant_id, user_context)
+        if isinstance(result, UsernameAlreadyExistsError):
+            return FieldError.one("email", USERNAME_EXISTS_MESSAGE)
         if isinstance(result, EmailAlreadyExistsError):
+            if dk.emailpassword.username_login:
+                return FieldError.one("actualEmail", ACTUAL_EMAIL_EXISTS_MESSAGE)
             return FieldError.one("email", EMAIL_EXISTS_MESSAGE)
         if isinstance(result, UnknownTenantError):
             return GeneralError("Tenant not found")
@@ -102,10 +123,16 @@ class EmailPasswordApis:
         """
         recipe = api_options.dk.emailpassword
         email = field_value(form_fields, "email")
+        if recipe.username_login:
+            # Seed 004: a username without an email is told to contact support. (A
+            # username is a public handle, so saying it exists reveals little.)
+            user = await recipe.functions.get_user_by_identifier(email, tenant_id, user_context)
+            if user is not None and user.password_login_email is None:
+                return GeneralError(NO_EMAIL_MESSAGE)
 
         async def send_if_known() -> None:
-            user = await recipe.functions.get_user_by_email(email, tenant_id, user_context)
-            if user is not None and user.email is not None:
+            user = await recipe.functions.get_user_by_identifier(email, tenant_id, user_context)
+            if user is not None and user.password_login_email is not None:
                 await recipe.send_reset_password_email(user, tenant_id, user_context)
 
         api_options.dk.background.spawn(send_if_known(), name="password reset email")
@@ -136,7 +163,7 @@ class EmailPasswordApis:
     async def email_exists_get(
         self, email: str, tenant_id: str, api_options: APIOptions, user_context: UserContext
     ) -> EmailExistsOk:
-        user = await api_options.dk.emailpassword.functions.get_user_by_email(
+        user = await api_options.dk.emailpassword.functions.get_user_by_identifier(
             email, tenant_id, user_context
         )
         return EmailExistsOk(user is not None)

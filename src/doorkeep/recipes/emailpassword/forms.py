@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from doorkeep.core.common import FieldError, email_error
+from doorkeep.core.common import FieldError, email_error, username_error
 from doorkeep.core.passwords import PasswordPolicy
 
 Validator = Callable[[Any, str], Awaitable[str | None]]  # (value, tenant_id) -> error or None
@@ -56,6 +56,17 @@ async def default_email_validator(value: Any, _tenant_id: str) -> str | None:
     return email_error(value)
 
 
+async def username_validator(value: Any, _tenant_id: str) -> str | None:
+    return username_error(value)
+
+
+async def username_or_email_validator(value: Any, _tenant_id: str) -> str | None:
+    """Seed 004's rule for sign-in and reset: an email, or else a valid username."""
+    if isinstance(value, str) and email_error(value) is None:
+        return None
+    return username_error(value)
+
+
 def password_validator(policy: PasswordPolicy) -> Validator:
     async def validate(value: Any, _tenant_id: str) -> str | None:
         return policy.validate(value)
@@ -69,10 +80,9 @@ async def _non_empty_string(value: Any, _tenant_id: str) -> str | None:
     return None if value else "Field is not optional"
 
 
-def sign_in_fields(sign_up_fields: Sequence[InputFormField]) -> list[InputFormField]:
-    """Sign-in checks the email as sign-up does, and the password only for being non-empty."""
-    email = next(f for f in sign_up_fields if f.id == "email")
-    return [email, InputFormField("password", _non_empty_string)]
+def sign_in_fields(email_field: InputFormField) -> list[InputFormField]:
+    """Sign-in checks the identifier, and the password only for being non-empty."""
+    return [email_field, InputFormField("password", _non_empty_string)]
 
 
 async def validate_form_fields(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from doorkeep.core.app import AppCore
-from doorkeep.core.common import FieldError, UnknownTenantError, UnknownUserIdError
+from doorkeep.core.common import FieldError, UnknownUserIdError
 from doorkeep.core.emailpassword import (
     EmailAlreadyExistsError,
     SignInOk,
-    SignUpOk,
+    SignUpResult,
     UpdateOk,
     WrongCredentialsError,
 )
@@ -19,7 +19,6 @@ from doorkeep.core.passwordreset import (
 from doorkeep.core.users import User
 from doorkeep.recipes.base import UserContext
 
-SignUpResult = SignUpOk | EmailAlreadyExistsError | FieldError | UnknownTenantError
 SignInResult = SignInOk | WrongCredentialsError
 UpdateResult = UpdateOk | UnknownUserIdError | EmailAlreadyExistsError | FieldError
 
@@ -35,6 +34,16 @@ class EmailPasswordFunctions:
     ) -> SignUpResult:
         return await self.core.emailpassword.sign_up(tenant_id, email, password)
 
+    async def sign_up_with_username(
+        self,
+        username: str,
+        email: str | None,
+        password: str,
+        tenant_id: str,
+        user_context: UserContext,
+    ) -> SignUpResult:
+        return await self.core.emailpassword.sign_up(tenant_id, email, password, username=username)
+
     async def sign_in(
         self, email: str, password: str, tenant_id: str, user_context: UserContext
     ) -> SignInResult:
@@ -42,6 +51,12 @@ class EmailPasswordFunctions:
 
     async def get_user_by_id(self, user_id: str, user_context: UserContext) -> User | None:
         return await self.core.users.get_user(user_id)
+
+    async def get_user_by_identifier(
+        self, identifier: str, tenant_id: str, user_context: UserContext
+    ) -> User | None:
+        """A user by email or, with username login, by username."""
+        return await self.core.users.get_user_by_identifier(tenant_id, identifier)
 
     async def get_user_by_email(
         self, email: str, tenant_id: str, user_context: UserContext
