@@ -225,3 +225,50 @@ def test_failed_attempts_are_rate_limited_per_user(database_url: str) -> None:
             ).json()["status"]
             == "OK"
         )
+
+
+def test_a_step_of_the_flow_can_be_overridden(database_url: str) -> None:
+    """The README's example: wrap one step, keep the rest."""
+    from doorkeep import FlowsConfig
+    from doorkeep.core.common import FieldError
+    from doorkeep.flows.change_password import ChangePassword
+
+    def forbid_product_name(original: ChangePassword) -> ChangePassword:
+        original_validate = original.validate
+
+        async def validate(
+            old: object, new: object, confirm: object, tenant_id: str
+        ) -> FieldError | None:
+            if isinstance(new, str) and "doorkeep" in new.lower():
+                return FieldError.one("newPassword", "Please don't use the product's name.")
+            return await original_validate(old, new, confirm, tenant_id)
+
+        original.validate = validate  # type: ignore[method-assign]
+        return original
+
+    dk = Doorkeep(
+        Settings(database_url=database_url),
+        flows=FlowsConfig(override_change_password=forbid_product_name),
+    )
+    with serve_in_thread(create_app(dk)) as url, httpx.Client(base_url=url) as client:
+        auth = bearer(
+            client.post("/auth/signup", json=fields(email="ada@example.com", password=PASSWORD))
+        )
+        refused = client.post(
+            "/auth/user/password/change",
+            json={"oldPassword": PASSWORD, "newPassword": "doorkeep forever 1"},
+            headers=auth,
+        )
+        assert refused.json() == {
+            "status": "FIELD_ERROR",
+            "formFields": [{"id": "newPassword", "error": "Please don't use the product's name."}],
+        }
+        # The original steps still run: a weak password is still refused.
+        weak = client.post(
+            "/auth/user/password/change",
+            json={"oldPassword": PASSWORD, "newPassword": "short"},
+            headers=auth,
+        )
+        assert (
+            weak.json()["formFields"][0]["error"] == "Password must be at least 8 characters long."
+        )
