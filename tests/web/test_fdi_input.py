@@ -192,6 +192,13 @@ ROUTES = [
     ("GET", "/auth/emailpassword/email/exists"),
     ("GET", "/auth/signup/email/exists"),
     ("GET", "/auth/jwt/jwks.json"),
+    ("POST", "/auth/user/password/reset/token"),
+    ("POST", "/auth/public/user/password/reset"),
+    ("POST", "/auth/user/email/verify/token"),
+    ("POST", "/auth/user/email/verify"),
+    ("GET", "/auth/user/email/verify"),
+    ("POST", "/auth/user/password/change"),
+    ("POST", "/auth/user/email/change"),
 ]
 
 
@@ -202,11 +209,12 @@ def test_fuzzed_requests_never_get_a_5xx(tmp_path: Path, sqlite_template: Path) 
     loop = asyncio.new_event_loop()
     dk = Doorkeep(Settings(database_url=f"sqlite:///{path}"))
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(dk)), base_url="http://t")
-    loop.run_until_complete(
+    signed_up = loop.run_until_complete(
         http.post("/auth/signup", json=fields(email="a@example.com", password=PASSWORD))
     )
+    session_header = {"authorization": f"Bearer {signed_up.headers['st-access-token']}"}
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
     @given(
         route=st.sampled_from(ROUTES),
         body=form_bodies,
@@ -220,6 +228,7 @@ def test_fuzzed_requests_never_get_a_5xx(tmp_path: Path, sqlite_template: Path) 
             max_size=3,
         ),
         email=st.text(max_size=30),
+        signed_in=st.booleans(),
     )
     def run(
         route: tuple[str, str],
@@ -228,8 +237,11 @@ def test_fuzzed_requests_never_get_a_5xx(tmp_path: Path, sqlite_template: Path) 
         use_raw: bool,
         headers: dict[str, str],
         email: str,
+        signed_in: bool,
     ) -> None:
         method, url = route
+        if signed_in and "authorization" not in headers:
+            headers = {**headers, **session_header}
         content = (raw if use_raw else json.dumps(body).encode()) if method == "POST" else None
         params = {"email": email} if method == "GET" else None
         response = loop.run_until_complete(
