@@ -14,6 +14,7 @@ from doorkeep.core.users import User
 from doorkeep.delivery import EmailDelivery, EmailDeliveryConfig
 from doorkeep.flows.change_email import ChangeEmail
 from doorkeep.flows.change_password import ChangePassword
+from doorkeep.ratelimit import DatabaseCounters, RateLimitConfig, RateLimiter, RedisCounters
 from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordRecipe
 from doorkeep.recipes.emailverification import CLAIM as EV_CLAIM
@@ -49,6 +50,7 @@ class Doorkeep:
         emailverification: EmailVerificationConfig | None = None,
         email_delivery: EmailDeliveryConfig | None = None,
         flows: FlowsConfig | None = None,
+        rate_limits: RateLimitConfig | None = None,
         usermetadata: UserMetadataConfig | None = None,
         useridmapping: UserIdMappingConfig | None = None,
     ) -> None:
@@ -58,6 +60,13 @@ class Doorkeep:
         self.core = Core(self.settings)
         public = self.core.public
         self.background = BackgroundTasks()
+        self.rate_limits = rate_limits or RateLimitConfig()
+        counters = (
+            RedisCounters(self.settings.redis_url)
+            if self.settings.redis_url
+            else DatabaseCounters(self.core.db)
+        )
+        self.limiter = RateLimiter(counters, enabled=self.settings.rate_limits_enabled)
         self.email_delivery = EmailDelivery.create(self.settings, email_delivery)
         self.emailpassword = EmailPasswordRecipe(public, self.email_delivery, emailpassword)
         self.session = SessionRecipe(public, session)
@@ -87,6 +96,8 @@ class Doorkeep:
         await self.background.drain(timeout=5)
         await self.email_delivery.background.drain(timeout=5)
         await self.core.close()
+        if isinstance(self.limiter.store, RedisCounters):
+            await self.limiter.store.close()
         self.started = False
 
     async def __aenter__(self) -> Doorkeep:

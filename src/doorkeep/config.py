@@ -48,7 +48,6 @@ class Settings:
     # Built-in flows.
     login_identifier: LoginIdentifier = "email"  # "username": username + optional email (seed 004)
     change_password_revoke: RevokeOnChange = "all"  # which sessions a password change ends
-    change_password_max_failures: int = 5  # wrong current passwords per user per 5 minutes
     change_email_verify: bool = True  # the new address must be verified before it is used
     notify_password_change: bool = False  # email the account when its password changes
     notify_email_change: bool = False  # email the old address when the email changes
@@ -66,6 +65,11 @@ class Settings:
     anti_csrf: AntiCsrfMode | None = None  # None: SuperTokens' automatic choice
 
     core_api_keys: tuple[str, ...] = field(default_factory=tuple)
+
+    # Rate limits (see doorkeep.ratelimit.RateLimitConfig for the numbers): counters
+    # live in the database, or in Redis when redis_url is set (several instances).
+    rate_limits_enabled: bool = True
+    redis_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

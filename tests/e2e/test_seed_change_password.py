@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from doorkeep import Doorkeep, Settings
+from doorkeep.ratelimit import Limit, RateLimitConfig
 from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordFunctions
 from doorkeep.testing import serve_in_thread
 from doorkeep.web.server import create_app
@@ -196,9 +197,10 @@ def test_revocation_modes(database_url: str, mode: str) -> None:
 
 
 def test_failed_attempts_are_rate_limited_per_user(database_url: str) -> None:
-    settings = Settings(database_url=database_url, change_password_max_failures=3)
+    limits = RateLimitConfig(change_password_per_user=Limit(3, 300))
+    dk = Doorkeep(Settings(database_url=database_url), rate_limits=limits)
     with (
-        serve_in_thread(create_app(Doorkeep(settings))) as url,
+        serve_in_thread(create_app(dk)) as url,
         httpx.Client(base_url=url) as client,
     ):
         auth = bearer(
@@ -218,7 +220,7 @@ def test_failed_attempts_are_rate_limited_per_user(database_url: str) -> None:
         )
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
         assert limited.json()["status"] == "TOO_MANY_ATTEMPTS_ERROR"
-        # Even the right password waits: the limit is on attempts, not on failures alone.
+        # Even the right password waits: attempts are counted before they are checked.
         assert (
             client.post(
                 "/auth/signin", json=fields(email="ada@example.com", password=PASSWORD)

@@ -15,13 +15,11 @@ from doorkeep.core.common import FieldError, Status
 from doorkeep.core.emailpassword import SignInOk, WrongCredentialsError
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailUser, NoticeEmail
-from doorkeep.ratelimit import RateLimiter
+from doorkeep.ratelimit import counter_key
 from doorkeep.recipes.base import UserContext
 
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep
-
-FAILURE_WINDOW_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -42,9 +40,6 @@ ChangePasswordResult = PasswordChanged | WrongCredentialsError | FieldError | To
 class ChangePassword:
     def __init__(self, dk: Doorkeep) -> None:
         self.dk = dk
-        self.failures = RateLimiter(
-            dk.settings.change_password_max_failures, FAILURE_WINDOW_SECONDS
-        )
 
     async def change_password(
         self,
@@ -58,12 +53,16 @@ class ChangePassword:
         user_context: UserContext | None = None,
     ) -> ChangePasswordResult:
         ctx = {} if user_context is None else user_context
-        wait = self.failures.retry_after(user_id)
-        if wait is not None:
-            return TooManyAttemptsError(int(wait) + 1)
         problem = await self.validate(old_password, new_password, confirm_new_password, tenant_id)
         if problem is not None:
             return problem
+        # Counted before the check, so parallel guesses cannot get past the limit.
+        attempts = counter_key("change-password", user_id)
+        wait = await self.dk.limiter.attempt(
+            (attempts, self.dk.rate_limits.change_password_per_user)
+        )
+        if wait is not None:
+            return TooManyAttemptsError(int(wait) + 1)
         assert isinstance(old_password, str) and isinstance(new_password, str)
         user = await self.dk.emailpassword.functions.get_user_by_id(user_id, ctx)
         email = None if user is None else user.password_login_identifier
@@ -72,9 +71,8 @@ class ChangePassword:
             or email is None
             or not await self.check_current_password(email, old_password, tenant_id, ctx)
         ):
-            self.failures.hit(user_id)
             return WrongCredentialsError()
-        self.failures.reset(user_id)
+        await self.dk.limiter.succeeded(attempts)
         updated = await self.dk.emailpassword.functions.update_email_or_password(
             user_id, None, new_password, True, tenant_id, ctx
         )

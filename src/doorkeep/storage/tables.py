@@ -221,3 +221,12 @@ password_reset_tokens = Table(
     ),
     Index(None, "app_id", "user_id"),
 )
+
+# Fixed-window attempt counters (rate limits) shared by every instance.
+rate_limit_counters = Table(
+    "rate_limit_counters",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("window_start", BigInteger, nullable=False),
+    Column("count", BigInteger, nullable=False),
+)

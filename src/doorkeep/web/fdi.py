@@ -22,6 +22,7 @@ from doorkeep.core.emailverification import EmailVerified
 from doorkeep.core.users import User
 from doorkeep.flows.change_email import EmailChanged
 from doorkeep.flows.change_password import PasswordChanged, TooManyAttemptsError
+from doorkeep.ratelimit import Limit, RateLimitConfig, counter_key
 from doorkeep.recipes.apis import APIOptions, GeneralError
 from doorkeep.recipes.base import apply_override
 from doorkeep.recipes.emailpassword.apis import (
@@ -107,6 +108,21 @@ class FrontendApi:
         inner["path"] = scope["path"][len(self.base_path) :] or "/"
         await self.router(inner, receive, send)
 
+    @property
+    def limits(self) -> RateLimitConfig:
+        return self.dk.rate_limits
+
+    async def _limited(self, *checks: tuple[str, Limit]) -> Response | None:
+        """Count this attempt; a 429 with Retry-After if any limit is exceeded."""
+        wait = await self.dk.limiter.attempt(*checks)
+        if wait is None:
+            return None
+        return JSONResponse(
+            {"message": "Too many attempts. Please try again later."},
+            status_code=429,
+            headers={"retry-after": str(int(wait) + 1)},
+        )
+
     def options(self, request: Request, config: Any) -> APIOptions:
         return APIOptions(request, mutations_of(request), self.dk, config)
 
@@ -116,6 +132,11 @@ class FrontendApi:
         tenant_id = _tenant(request)
         config = self.dk.emailpassword.config
         fields = parse_form_fields(await read_json(request))
+        ip = client_ip(request)
+        if blocked := await self._limited(
+            (counter_key("sign-up-ip", ip), self.limits.sign_up_per_ip)
+        ):
+            return blocked
         validated = await validate_form_fields(
             self.dk.emailpassword.sign_up_fields, fields, tenant_id
         )
@@ -136,10 +157,21 @@ class FrontendApi:
         validated = await validate_form_fields(form, fields, tenant_id)
         if isinstance(validated, FieldError):
             return status_json(validated)
+        account = str(validated[0].value).strip().lower()
+        ip = client_ip(request)
+        per_account = counter_key("sign-in-account", tenant_id, account)
+        per_account_ip = counter_key("sign-in-account-ip", tenant_id, account, ip)
+        if blocked := await self._limited(
+            (counter_key("sign-in-ip", ip), self.limits.sign_in_per_ip),
+            (per_account_ip, self.limits.sign_in_per_account_ip),
+            (per_account, self.limits.sign_in_per_account),
+        ):
+            return blocked
         result = await self.emailpassword.sign_in_post(
             validated, tenant_id, self.options(request, config), {}
         )
         if isinstance(result, SignInPostOk):
+            await self.dk.limiter.succeeded(per_account, per_account_ip)
             return JSONResponse({"status": "OK", "user": user_json(result.user, request)})
         return status_json(result)
 
@@ -148,6 +180,11 @@ class FrontendApi:
         email = request.query_params.get("email")
         if not email:
             raise BadRequest("Please provide the email as a GET param")
+        ip = client_ip(request)
+        if blocked := await self._limited(
+            (counter_key("email-exists-ip", ip), self.limits.email_exists_per_ip)
+        ):
+            return blocked
         result = await self.emailpassword.email_exists_get(
             email.strip(), tenant_id, self.options(request, self.dk.emailpassword.config), {}
         )
@@ -163,6 +200,13 @@ class FrontendApi:
         )
         if isinstance(validated, FieldError):
             return status_json(validated)
+        account = str(validated[0].value).strip().lower()
+        ip = client_ip(request)
+        if blocked := await self._limited(
+            (counter_key("reset-ip", ip), self.limits.reset_per_ip),
+            (counter_key("reset-account", tenant_id, account), self.limits.reset_per_account),
+        ):
+            return blocked
         result = await self.emailpassword.generate_password_reset_token_post(
             validated, tenant_id, self.options(request, config), {}
         )
@@ -189,6 +233,13 @@ class FrontendApi:
     async def verify_token(self, request: Request) -> Response:
         session = await get_session(self.dk, request, require_verified_email=False)
         assert session is not None
+        if blocked := await self._limited(
+            (
+                counter_key("verification-email", session.user_id),
+                self.limits.verification_email_per_user,
+            )
+        ):
+            return blocked
         result = await self.emailverification.generate_email_verify_token_post(
             session, self.options(request, self.dk.emailverification.config), {}
         )
@@ -379,6 +430,10 @@ def _fdi_major(request: Request) -> int:
         if head.isdigit():
             majors.append(int(head))
     return max(majors, default=4)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def _tenant(request: Request) -> str:
