@@ -7,9 +7,7 @@ handler, turn its result into the wire JSON. Shape errors are 400 with a JSON
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,13 +15,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
-from doorkeep.core.common import PUBLIC, FieldError, Status
+from doorkeep.core.common import FieldError
 from doorkeep.core.emailverification import EmailVerified
-from doorkeep.core.users import User
 from doorkeep.flows.change_email import EmailChanged
 from doorkeep.flows.change_password import PasswordChanged, TooManyAttemptsError
 from doorkeep.ratelimit import Limit, RateLimitConfig, counter_key
-from doorkeep.recipes.apis import APIOptions, GeneralError
+from doorkeep.recipes.apis import APIOptions
 from doorkeep.recipes.base import apply_override
 from doorkeep.recipes.emailpassword.apis import (
     EmailExistsOk,
@@ -38,6 +35,15 @@ from doorkeep.recipes.emailpassword.forms import (
     validate_form_fields,
 )
 from doorkeep.recipes.session.apis import SessionApis
+from doorkeep.web.http import (
+    client_ip,
+    json_not_found,
+    password_change_input,
+    read_json,
+    status_json,
+    tenant_of,
+    user_json,
+)
 from doorkeep.web.session_request import SessionError, get_session, mutations_of
 from doorkeep.web.transport import TokenTransport, anti_csrf_mode
 
@@ -45,8 +51,6 @@ if TYPE_CHECKING:
     from doorkeep.app import Doorkeep
 
 log = logging.getLogger("doorkeep.fdi")
-MAX_BODY_BYTES = 64 * 1024
-_TENANT_RE = re.compile(r"^[a-z0-9-]{1,64}$")
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -96,7 +100,7 @@ class FrontendApi:
                 ),
                 Route(f"{prefix}/user/email/verify", self._wrap(self.verify_email), methods=post),
             ]
-        self.router = Router(routes=routes, default=_not_found)
+        self.router = Router(routes=routes, default=json_not_found)
 
     def handles(self, path: str) -> bool:
         return path == self.base_path or path.startswith(self.base_path + "/")
@@ -129,7 +133,7 @@ class FrontendApi:
     # -- routes ------------------------------------------------------------------------------
 
     async def sign_up(self, request: Request) -> Response:
-        tenant_id = _tenant(request)
+        tenant_id = tenant_of(request)
         config = self.dk.emailpassword.config
         fields = parse_form_fields(await read_json(request))
         ip = client_ip(request)
@@ -150,7 +154,7 @@ class FrontendApi:
         return status_json(result)
 
     async def sign_in(self, request: Request) -> Response:
-        tenant_id = _tenant(request)
+        tenant_id = tenant_of(request)
         config = self.dk.emailpassword.config
         fields = parse_form_fields(await read_json(request))
         form = sign_in_fields(self.dk.emailpassword.identifier_field)
@@ -176,7 +180,7 @@ class FrontendApi:
         return status_json(result)
 
     async def email_exists(self, request: Request) -> Response:
-        tenant_id = _tenant(request)
+        tenant_id = tenant_of(request)
         email = request.query_params.get("email")
         if not email:
             raise BadRequest("Please provide the email as a GET param")
@@ -192,7 +196,7 @@ class FrontendApi:
         return JSONResponse({"status": "OK", "exists": result.exists})
 
     async def reset_token(self, request: Request) -> Response:
-        tenant_id = _tenant(request)
+        tenant_id = tenant_of(request)
         config = self.dk.emailpassword.config
         fields = parse_form_fields(await read_json(request))
         validated = await validate_form_fields(
@@ -213,7 +217,7 @@ class FrontendApi:
         return status_json(result)
 
     async def reset_password(self, request: Request) -> Response:
-        tenant_id = _tenant(request)
+        tenant_id = tenant_of(request)
         body = await read_json(request)
         fields = parse_form_fields(body)
         token = body.get("token")
@@ -246,7 +250,7 @@ class FrontendApi:
         return status_json(result)
 
     async def verify_email(self, request: Request) -> Response:
-        tenant_id = _tenant(request)
+        tenant_id = tenant_of(request)
         body = await read_json(request)
         if not isinstance(body, dict):
             raise BadRequest("request body must be a JSON object")
@@ -280,7 +284,7 @@ class FrontendApi:
         confirm_new_password}; session required."""
         session = await get_session(self.dk, request, require_verified_email=False)
         assert session is not None
-        old, new, confirm = await _password_change_input(request)
+        old, new, confirm = await password_change_input(request)
         result = await self.dk.change_password.change_password(
             session.user_id,
             old,
@@ -353,91 +357,3 @@ class FrontendApi:
             return response
 
         return endpoint
-
-
-async def _password_change_input(request: Request) -> tuple[object, object, object]:
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        form = await request.form(max_files=0, max_fields=10)
-        return (
-            form.get("current_password"),
-            form.get("new_password"),
-            form.get("confirm_new_password"),
-        )
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
-    return (
-        body.get("oldPassword", body.get("current_password")),
-        body.get("newPassword", body.get("new_password")),
-        body.get("confirmNewPassword", body.get("confirm_new_password")),
-    )
-
-
-async def _not_found(scope: Any, receive: Any, send: Any) -> None:
-    response = JSONResponse({"message": "not found"}, status_code=404)
-    await response(scope, receive, send)
-
-
-async def read_json(request: Request) -> Any:
-    """The JSON body, refusing bodies over MAX_BODY_BYTES without reading them whole."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise BadRequest("request body is too large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BadRequest("request body is too large")
-        chunks.append(chunk)
-    try:
-        return json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("request body is not valid JSON") from None
-
-
-def status_json(result: Status) -> JSONResponse:
-    body: dict[str, Any] = {"status": result.status}
-    if isinstance(result, FieldError):
-        body["formFields"] = result.to_json()
-    elif isinstance(result, GeneralError):
-        body["message"] = result.message
-    elif hasattr(result, "reason"):
-        body["reason"] = result.reason
-    return JSONResponse(body)
-
-
-def user_json(user: User, request: Request) -> dict[str, Any]:
-    """The user object in the shape the client's FDI version expects (4.x: the CDI user)."""
-    if _fdi_major(request) >= 4:
-        return user.to_json()
-    return {
-        "id": user.id,
-        "email": user.email,
-        "timeJoined": user.time_joined,
-        "tenantIds": list(user.tenant_ids),
-    }
-
-
-def _fdi_major(request: Request) -> int:
-    header = request.headers.get("fdi-version")
-    if not header:
-        return 4
-    majors = []
-    for version in header.split(","):
-        head = version.strip().split(".")[0]
-        if head.isdigit():
-            majors.append(int(head))
-    return max(majors, default=4)
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def _tenant(request: Request) -> str:
-    tenant_id = request.path_params.get("tenant_id", PUBLIC)
-    if not _TENANT_RE.match(tenant_id):
-        raise BadRequest("invalid tenant id")
-    return tenant_id
