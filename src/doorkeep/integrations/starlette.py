@@ -11,6 +11,7 @@ cookies/headers onto responses, and a decorator that protects an endpoint.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from doorkeep.storage.database import is_unavailable
 from doorkeep.web.session_request import (
     MUTATIONS_KEY,
     Session,
@@ -30,6 +32,7 @@ from doorkeep.web.transport import ResponseMutations
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep
 
+log = logging.getLogger("doorkeep")
 SCOPE_KEY = "doorkeep"
 _CORS_ALLOW_HEADERS = "content-type, rid, fdi-version, anti-csrf, st-auth-mode, authorization"
 
@@ -59,8 +62,11 @@ class DoorkeepMiddleware:
             await _preflight(origin, send)
             return
         target = dk.web if dk.web.handles(scope["path"]) else self.app
+        started = False
 
         async def send_with_session_headers(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
             if message["type"] == "http.response.start" and (pending.headers or origin):
                 headers = list(message.get("headers", []))
                 headers += [(n.encode(), v.encode()) for n, v in pending.headers]
@@ -73,7 +79,20 @@ class DoorkeepMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await target(scope, receive, send_with_session_headers)
+        try:
+            await target(scope, receive, send_with_session_headers)
+        except Exception as exc:
+            # A lost database is a 503 the client may retry, not a 500; the pool
+            # replaces dead connections, so the next request recovers on its own.
+            if started or not is_unavailable(exc):
+                raise
+            log.warning("database unavailable: %s", exc)
+            response = JSONResponse(
+                {"message": "The service is temporarily unavailable. Please try again."},
+                status_code=503,
+                headers={"retry-after": "1"},
+            )
+            await response(scope, receive, send)
 
     def _allowed_origin(self, scope: Scope) -> str | None:
         if self.cors_origin is None:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -76,6 +77,17 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot be reached (answer 503, try again later)."""
+    if isinstance(exc, OSError | ConnectionError | asyncio.TimeoutError | sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
+    return False
 
 
 def _upgrade_to_head(connection: Connection) -> None:
