@@ -42,6 +42,7 @@ from doorkeep.core.users import resolve_user_id
 from doorkeep.storage import tables as t
 
 _MAX_REMEMBERED = 100_000  # bound on the in-memory revoked/promoted sets
+_MAX_VIEWS = 16_384  # verified-session objects kept, one per live access token
 
 
 class SessionService:
@@ -53,6 +54,7 @@ class SessionService:
         self._revoked: dict[str, float] = {}
         # Access tokens whose refresh-token child was already promoted.
         self._promoted: dict[str, None] = {}
+        self._views: dict[str, VerifiedSession] = {}
 
     # -- creating ---------------------------------------------------------------------------
 
@@ -132,7 +134,7 @@ class SessionService:
             claims.get("parentRefreshTokenHash1") is not None and access_token not in self._promoted
         )
         if not (check_database or needs_promotion):
-            return VerifiedSession(_session_info(claims), claims)
+            return self._verified_view(access_token, claims)
         record = await self.get(handle)
         if record is None:
             return UnauthorisedError("session does not exist or has expired")
@@ -140,6 +142,16 @@ class SessionService:
         if needs_promotion:
             new_token = await self._promote(access_token, claims, record)
         return VerifiedSession(_session_info(claims), claims, new_token)
+
+    def _verified_view(self, access_token: str, claims: Mapping[str, Any]) -> VerifiedSession:
+        """The (immutable) result for a token, built once: on the hot path of every request.
+        The verifier has just checked its signature and expiry."""
+        view = self._views.get(access_token)
+        if view is None:
+            if len(self._views) >= _MAX_VIEWS:
+                self._views.clear()  # cheap and rare: entries rebuild on the next request
+            view = self._views[access_token] = VerifiedSession(_session_info(claims), claims)
+        return view
 
     async def _checked_claims(self, access_token: str) -> Mapping[str, Any] | TryRefreshTokenError:
         if not isinstance(access_token, str):

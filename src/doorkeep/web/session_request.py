@@ -20,7 +20,6 @@ from doorkeep.web.transport import (
     AuthMode,
     ResponseMutations,
     access_token_from,
-    anti_csrf_mode,
     requested_auth_mode,
 )
 
@@ -74,6 +73,18 @@ def mutations_of(conn: HTTPConnection) -> ResponseMutations:
 
 class Session:
     """The signed-in session of a request."""
+
+    __slots__ = (
+        "_access_token",
+        "_conn",
+        "_dk",
+        "_verified",
+        "handle",
+        "mode",
+        "recipe_user_id",
+        "tenant_id",
+        "user_id",
+    )
 
     def __init__(
         self,
@@ -175,7 +186,7 @@ async def get_session(
         if anti_csrf_check is not None
         else conn.scope.get("method") not in SAFE_METHODS
     )
-    csrf_mode = anti_csrf_mode(dk.settings)
+    csrf_mode = dk.web.anti_csrf
     if (
         mode == "cookie"
         and do_csrf

@@ -57,10 +57,22 @@ def bearer_token(conn: HTTPConnection) -> str | None:
 
 
 def access_token_from(conn: HTTPConnection) -> tuple[str, AuthMode] | None:
-    """The access token a request carries, and how it came (header wins over cookie)."""
-    token = bearer_token(conn)
-    if token is not None:
-        return token, "header"
+    """The access token a request carries, and how it came (header wins over cookie).
+
+    Reads the raw ASGI headers: this runs on every protected request, and building
+    Starlette's header and cookie objects costs more than the token check itself.
+    """
+    has_cookie = False
+    for name, value in conn.scope["headers"]:
+        if name == b"authorization":
+            if value[:7].lower() == b"bearer ":
+                token = value[7:].strip().decode("latin-1")
+                if token:
+                    return token, "header"
+        elif name == b"cookie":
+            has_cookie = True
+    if not has_cookie:
+        return None
     cookie = conn.cookies.get(ACCESS_COOKIE)
     return (cookie, "cookie") if cookie else None
 

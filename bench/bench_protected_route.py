@@ -1,0 +1,118 @@
+"""Requests/s of a FastAPI route protected by doorkeep's verify_session(), against the
+same route unprotected, on one uvicorn worker (uvloop + httptools), loaded by wrk
+on loopback. Every row is measured in the same run, alternating, best of `--rounds`.
+
+Run: .venv/bin/python bench/bench_protected_route.py [--seconds 8] [--rounds 2]
+Needs wrk (Debian: apt-get install wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from doorkeep.testing import free_port
+
+HERE = Path(__file__).parent
+SIGN_UP = {
+    "formFields": [
+        {"id": "email", "value": "bench@example.com"},
+        {"id": "password", "value": "correct horse battery"},
+    ]
+}
+
+
+def start_server(app: str, database_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "DOORKEEP_DATABASE_URL": database_url, "PYTHONPATH": str(HERE)}
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    server = subprocess.Popen(command, env=env)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(f"{url}/unprotected", timeout=1)
+            return server, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError(f"{app} did not start")
+
+
+def wrk(url: str, seconds: float, token: str | None) -> float:
+    command = ["wrk", "-t1", "-c32", f"-d{int(seconds)}s", url]
+    if token:
+        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in output:
+        raise RuntimeError(f"non-2xx answers from {url}:\n{output}")
+    found = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    assert found is not None, output
+    return float(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = f"sqlite:///{tmp}/bench.sqlite3"
+        server, url = start_server("protected_app:app", database_url)
+        bare, bare_url = start_server("protected_app:bare_app", database_url)
+        try:
+            token = httpx.post(f"{url}/auth/signup", json=SIGN_UP).headers["st-access-token"]
+            routes = {
+                "bare FastAPI, no doorkeep (ceiling)": (f"{bare_url}/unprotected", None),
+                "unprotected, doorkeep middleware": (f"{url}/unprotected", None),
+                "FastAPI route with an empty dependency": (f"{url}/empty-dependency", None),
+                "protected by doorkeep verify_session()": (f"{url}/protected", token),
+                "protected by a PyJWT decode per request": (f"{url}/pyjwt", token),
+            }
+            best = {name: 0.0 for name in routes}
+            for _ in range(args.rounds):  # alternate, so drift on a shared machine hits all
+                for name, (route, bearer) in routes.items():
+                    best[name] = max(best[name], wrk(route, args.seconds, bearer))
+        finally:
+            for process in (server, bare):
+                process.terminate()
+                process.wait(10)
+
+    ceiling = best["bare FastAPI, no doorkeep (ceiling)"]
+    unprotected = best["unprotected, doorkeep middleware"]
+    print(f"wrk -t1 -c32 -d{args.seconds}s, one uvicorn worker, best of {args.rounds}\n")
+    print("| route | requests/s | vs unprotected | vs bare FastAPI |")
+    print("|---|---:|---:|---:|")
+    for name, rate in best.items():
+        print(f"| {name} | {rate:,.0f} | {rate / unprotected:.0%} | {rate / ceiling:.0%} |")
+
+
+if __name__ == "__main__":
+    main()

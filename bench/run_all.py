@@ -1,0 +1,30 @@
+"""Run every benchmark in turn and print their tables (what `make bench` does).
+
+Each script measures its baseline in the same run; see their docstrings.
+Extra arguments are not passed through: run a script directly to tune it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+BENCHMARKS = ["bench_token_verify.py", "bench_sign_in.py", "bench_protected_route.py"]
+
+
+def main() -> int:
+    failed = 0
+    for name in BENCHMARKS:
+        print(f"\n## {name}\n", flush=True)
+        args = [sys.executable, str(HERE / name)]
+        if name == "bench_sign_in.py" and os.environ.get("DOORKEEP_TEST_POSTGRES_URL"):
+            args += ["--postgres", os.environ["DOORKEEP_TEST_POSTGRES_URL"]]
+        failed += subprocess.run(args, check=False).returncode != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
