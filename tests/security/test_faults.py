@@ -4,6 +4,7 @@ retry, never a 500, and the server recovers on its own when the database returns
 from __future__ import annotations
 
 import os
+import uuid
 
 import httpx
 import pytest
@@ -32,14 +33,15 @@ def test_postgres_connection_loss_is_503_and_recovers(request: pytest.FixtureReq
             hide_password=False
         )
         dk = Doorkeep(Settings(database_url=via_proxy))
+        email = f"{uuid.uuid4().hex[:10]}@example.com"  # the scratch database is shared
         with serve_in_thread(create_app(dk)) as url, httpx.Client(base_url=url) as client:
             assert (
-                client.post("/auth/signup", json=body("ada@example.com")).json()["status"] == "OK"
+                client.post("/auth/signup", json=body(email)).json()["status"] == "OK"
             )
 
             proxy.cut()  # the database goes away mid-life
             for path in ("/auth/signin", "/auth/signup"):
-                down = client.post(path, json=body("ada@example.com"))
+                down = client.post(path, json=body(email))
                 assert down.status_code == 503, down.text
                 assert down.json() == {
                     "message": "The service is temporarily unavailable. Please try again."
@@ -47,7 +49,7 @@ def test_postgres_connection_loss_is_503_and_recovers(request: pytest.FixtureReq
                 assert down.headers["retry-after"] == "1"
 
             proxy.start()  # ...and comes back: no restart needed
-            back = client.post("/auth/signin", json=body("ada@example.com"))
+            back = client.post("/auth/signin", json=body(email))
             assert back.status_code == 200 and back.json()["status"] == "OK"
     finally:
         proxy.close()
