@@ -35,9 +35,7 @@ def test_postgres_connection_loss_is_503_and_recovers(request: pytest.FixtureReq
         dk = Doorkeep(Settings(database_url=via_proxy))
         email = f"{uuid.uuid4().hex[:10]}@example.com"  # the scratch database is shared
         with serve_in_thread(create_app(dk)) as url, httpx.Client(base_url=url) as client:
-            assert (
-                client.post("/auth/signup", json=body(email)).json()["status"] == "OK"
-            )
+            assert client.post("/auth/signup", json=body(email)).json()["status"] == "OK"
 
             proxy.cut()  # the database goes away mid-life
             for path in ("/auth/signin", "/auth/signup"):
