@@ -9,7 +9,7 @@ so a connection is never held while a worker thread hashes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -258,26 +258,18 @@ class EmailPasswordService:
     async def _taken(
         self, tenant_id: str, email: str | None, username: str | None
     ) -> EmailAlreadyExistsError | UsernameAlreadyExistsError | None:
-        if email is not None and await self._user_id_for_email(tenant_id, email) is not None:
+        ept = t.emailpassword_user_tenants
+        if email is not None and await self._user_id_by(tenant_id, ept.c.email, email):
             return EmailAlreadyExistsError()
-        if username is not None and await self._user_id_for(tenant_id, username=username):
+        if username is not None and await self._user_id_by(tenant_id, ept.c.username, username):
             return UsernameAlreadyExistsError()
         return None
 
-    async def _user_id_for(self, tenant_id: str, *, username: str) -> str | None:
-        ept = t.emailpassword_user_tenants
-        async with self.ctx.db.engine.connect() as conn:
-            return (
-                await conn.execute(
-                    select(ept.c.user_id).where(
-                        ept.c.app_id == self.ctx.app_id,
-                        ept.c.tenant_id == tenant_id,
-                        ept.c.username == username,
-                    )
-                )
-            ).scalar_one_or_none()
-
     async def _user_id_for_email(self, tenant_id: str, email: str) -> str | None:
+        return await self._user_id_by(tenant_id, t.emailpassword_user_tenants.c.email, email)
+
+    async def _user_id_by(self, tenant_id: str, column: Any, value: str) -> str | None:
+        """The user whose login `column` (email or username) equals `value` in the tenant."""
         ept = t.emailpassword_user_tenants
         async with self.ctx.db.engine.connect() as conn:
             return (
@@ -285,7 +277,7 @@ class EmailPasswordService:
                     select(ept.c.user_id).where(
                         ept.c.app_id == self.ctx.app_id,
                         ept.c.tenant_id == tenant_id,
-                        ept.c.email == email,
+                        column == value,
                     )
                 )
             ).scalar_one_or_none()
