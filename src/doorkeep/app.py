@@ -14,6 +14,11 @@ from doorkeep.core.users import User
 from doorkeep.delivery import EmailDelivery, EmailDeliveryConfig
 from doorkeep.flows.change_email import ChangeEmail
 from doorkeep.flows.change_password import ChangePassword
+from doorkeep.flows.legacy_migration import (
+    HttpLegacyProvider,
+    LegacyMigration,
+    LegacyProvider,
+)
 from doorkeep.ratelimit import DatabaseCounters, RateLimitConfig, RateLimiter, RedisCounters
 from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordRecipe
@@ -31,6 +36,7 @@ class FlowsConfig:
 
     override_change_password: Override[ChangePassword] | None = None
     override_change_email: Override[ChangeEmail] | None = None
+    override_legacy_migration: Override[LegacyMigration] | None = None
 
 
 class Doorkeep:
@@ -51,6 +57,7 @@ class Doorkeep:
         email_delivery: EmailDeliveryConfig | None = None,
         flows: FlowsConfig | None = None,
         rate_limits: RateLimitConfig | None = None,
+        legacy_provider: LegacyProvider | None = None,
         usermetadata: UserMetadataConfig | None = None,
         useridmapping: UserIdMappingConfig | None = None,
     ) -> None:
@@ -82,6 +89,14 @@ class Doorkeep:
         self.change_password = apply_override(ChangePassword(self), flows.override_change_password)
         self.change_email = apply_override(ChangeEmail(self), flows.override_change_email)
         self.change_email.install()
+        if legacy_provider is None and self.settings.legacy_provider_url:
+            legacy_provider = HttpLegacyProvider(self.settings.legacy_provider_url)
+        self.legacy_migration: LegacyMigration | None = None
+        if legacy_provider is not None:
+            self.legacy_migration = apply_override(
+                LegacyMigration(self, legacy_provider), flows.override_legacy_migration
+            )
+            self.legacy_migration.install()
 
     async def start(self) -> None:
         """Apply migrations and make sure a signing key exists (once; later calls return)."""

@@ -46,6 +46,7 @@ class Settings:
     email_verification_token_lifetime: int = 24 * 3600
 
     # Built-in flows.
+    legacy_provider_url: str | None = None  # just-in-time migration (seed 001) when set
     login_identifier: LoginIdentifier = "email"  # "username": username + optional email (seed 004)
     change_password_revoke: RevokeOnChange = "all"  # which sessions a password change ends
     change_email_verify: bool = True  # the new address must be verified before it is used

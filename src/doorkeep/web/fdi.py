@@ -20,7 +20,7 @@ from doorkeep.core.emailverification import EmailVerified
 from doorkeep.flows.change_email import EmailChanged
 from doorkeep.flows.change_password import PasswordChanged, TooManyAttemptsError
 from doorkeep.ratelimit import Limit, RateLimitConfig, counter_key
-from doorkeep.recipes.apis import APIOptions
+from doorkeep.recipes.apis import APIOptions, TemporaryFailure
 from doorkeep.recipes.base import apply_override
 from doorkeep.recipes.emailpassword.apis import (
     EmailExistsOk,
@@ -349,6 +349,9 @@ class FrontendApi:
                 response = await handler(request)
             except BadRequest as exc:
                 response = JSONResponse({"message": str(exc)}, status_code=400)
+            except TemporaryFailure as exc:
+                log.warning("%s: %r", request.url.path, exc)
+                response = JSONResponse({"status": "GENERAL_ERROR", "message": str(exc)})
             except SessionError as exc:
                 if exc.clear_tokens:
                     mode = "cookie" if request.cookies else "header"
