@@ -28,6 +28,7 @@ from doorkeep.recipes.session import SessionConfig, SessionRecipe
 from doorkeep.recipes.useridmapping import UserIdMappingConfig, UserIdMappingRecipe
 from doorkeep.recipes.usermetadata import UserMetadataConfig, UserMetadataRecipe
 from doorkeep.web.fdi import FrontendApi
+from doorkeep.web.pages import Pages, PagesConfig
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Doorkeep:
         legacy_provider: LegacyProvider | None = None,
         usermetadata: UserMetadataConfig | None = None,
         useridmapping: UserIdMappingConfig | None = None,
+        pages: PagesConfig | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.started = False
@@ -85,6 +87,8 @@ class Doorkeep:
         self.usermetadata = UserMetadataRecipe(public, usermetadata)
         self.useridmapping = UserIdMappingRecipe(public, useridmapping)
         self.web = FrontendApi(self)
+        pages = pages or PagesConfig()
+        self.pages: Pages | None = Pages(self, pages) if pages.enabled else None
         flows = flows or FlowsConfig()
         self.change_password = apply_override(ChangePassword(self), flows.override_change_password)
         self.change_email = apply_override(ChangeEmail(self), flows.override_change_email)

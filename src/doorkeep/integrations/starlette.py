@@ -38,8 +38,9 @@ _CORS_ALLOW_HEADERS = "content-type, rid, fdi-version, anti-csrf, st-auth-mode, 
 
 
 class DoorkeepMiddleware:
-    """Serves `api_base_path` (the FDI), adds pending session headers to every response,
-    answers CORS for the configured website domain, and starts doorkeep on first use."""
+    """Serves the pages (`website_base_path`) and the FDI (`api_base_path`), adds pending
+    session headers to every response, answers CORS for the configured website domain,
+    and starts doorkeep on first use."""
 
     def __init__(self, app: ASGIApp, dk: Doorkeep, *, cors: bool = True) -> None:
         self.app = app
@@ -61,7 +62,12 @@ class DoorkeepMiddleware:
         if origin is not None and scope["method"] == "OPTIONS":
             await _preflight(origin, send)
             return
-        target = dk.web if dk.web.handles(scope["path"]) else self.app
+        path = scope["path"]
+        target: ASGIApp = self.app
+        if dk.pages is not None and dk.pages.handles(path):
+            target = dk.pages
+        elif dk.web.handles(path):
+            target = dk.web
         started = False
 
         async def send_with_session_headers(message: Message) -> None:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
-from doorkeep.core.common import FieldError
+from doorkeep.core.common import FieldError, Status
 from doorkeep.core.emailverification import EmailVerified
 from doorkeep.flows.change_email import EmailChanged
 from doorkeep.flows.change_password import PasswordChanged, TooManyAttemptsError
@@ -44,7 +44,7 @@ from doorkeep.web.http import (
     tenant_of,
     user_json,
 )
-from doorkeep.web.session_request import SessionError, get_session, mutations_of
+from doorkeep.web.session_request import Session, SessionError, get_session, mutations_of
 from doorkeep.web.transport import TokenTransport, anti_csrf_mode
 
 if TYPE_CHECKING:
@@ -127,6 +127,39 @@ class FrontendApi:
             headers={"retry-after": str(int(wait) + 1)},
         )
 
+    # The limits of each route, shared with the HTML pages so both faces count alike.
+
+    def sign_up_checks(self, ip: str) -> tuple[tuple[str, Limit], ...]:
+        return ((counter_key("sign-up-ip", ip), self.limits.sign_up_per_ip),)
+
+    def sign_in_checks(
+        self, tenant_id: str, account: object, ip: str
+    ) -> tuple[tuple[str, Limit], ...]:
+        """Per IP, per account+IP, per account; a success resets all but the first."""
+        account = str(account).strip().lower()
+        return (
+            (counter_key("sign-in-ip", ip), self.limits.sign_in_per_ip),
+            (
+                counter_key("sign-in-account-ip", tenant_id, account, ip),
+                self.limits.sign_in_per_account_ip,
+            ),
+            (counter_key("sign-in-account", tenant_id, account), self.limits.sign_in_per_account),
+        )
+
+    def reset_checks(
+        self, tenant_id: str, account: object, ip: str
+    ) -> tuple[tuple[str, Limit], ...]:
+        account = str(account).strip().lower()
+        return (
+            (counter_key("reset-ip", ip), self.limits.reset_per_ip),
+            (counter_key("reset-account", tenant_id, account), self.limits.reset_per_account),
+        )
+
+    def verification_email_checks(self, user_id: str) -> tuple[tuple[str, Limit], ...]:
+        return (
+            (counter_key("verification-email", user_id), self.limits.verification_email_per_user),
+        )
+
     def options(self, request: Request, config: Any) -> APIOptions:
         return APIOptions(request, mutations_of(request), self.dk, config)
 
@@ -136,10 +169,7 @@ class FrontendApi:
         tenant_id = tenant_of(request)
         config = self.dk.emailpassword.config
         fields = parse_form_fields(await read_json(request))
-        ip = client_ip(request)
-        if blocked := await self._limited(
-            (counter_key("sign-up-ip", ip), self.limits.sign_up_per_ip)
-        ):
+        if blocked := await self._limited(*self.sign_up_checks(client_ip(request))):
             return blocked
         validated = await validate_form_fields(
             self.dk.emailpassword.sign_up_fields, fields, tenant_id
@@ -161,21 +191,14 @@ class FrontendApi:
         validated = await validate_form_fields(form, fields, tenant_id)
         if isinstance(validated, FieldError):
             return status_json(validated)
-        account = str(validated[0].value).strip().lower()
-        ip = client_ip(request)
-        per_account = counter_key("sign-in-account", tenant_id, account)
-        per_account_ip = counter_key("sign-in-account-ip", tenant_id, account, ip)
-        if blocked := await self._limited(
-            (counter_key("sign-in-ip", ip), self.limits.sign_in_per_ip),
-            (per_account_ip, self.limits.sign_in_per_account_ip),
-            (per_account, self.limits.sign_in_per_account),
-        ):
+        checks = self.sign_in_checks(tenant_id, validated[0].value, client_ip(request))
+        if blocked := await self._limited(*checks):
             return blocked
         result = await self.emailpassword.sign_in_post(
             validated, tenant_id, self.options(request, config), {}
         )
         if isinstance(result, SignInPostOk):
-            await self.dk.limiter.succeeded(per_account, per_account_ip)
+            await self.dk.limiter.succeeded(*(key for key, _ in checks[1:]))
             return JSONResponse({"status": "OK", "user": user_json(result.user, request)})
         return status_json(result)
 
@@ -204,12 +227,8 @@ class FrontendApi:
         )
         if isinstance(validated, FieldError):
             return status_json(validated)
-        account = str(validated[0].value).strip().lower()
-        ip = client_ip(request)
-        if blocked := await self._limited(
-            (counter_key("reset-ip", ip), self.limits.reset_per_ip),
-            (counter_key("reset-account", tenant_id, account), self.limits.reset_per_account),
-        ):
+        checks = self.reset_checks(tenant_id, validated[0].value, client_ip(request))
+        if blocked := await self._limited(*checks):
             return blocked
         result = await self.emailpassword.generate_password_reset_token_post(
             validated, tenant_id, self.options(request, config), {}
@@ -237,12 +256,7 @@ class FrontendApi:
     async def verify_token(self, request: Request) -> Response:
         session = await get_session(self.dk, request, require_verified_email=False)
         assert session is not None
-        if blocked := await self._limited(
-            (
-                counter_key("verification-email", session.user_id),
-                self.limits.verification_email_per_user,
-            )
-        ):
+        if blocked := await self._limited(*self.verification_email_checks(session.user_id)):
             return blocked
         result = await self.emailverification.generate_email_verify_token_post(
             session, self.options(request, self.dk.emailverification.config), {}
@@ -314,12 +328,15 @@ class FrontendApi:
         result = await self.dk.change_email.change_email(
             session.user_id, body["email"], tenant_id=session.tenant_id
         )
-        if isinstance(result, EmailChanged) and not self.dk.settings.change_email_verify:
-            # The new address starts unverified: the session must stop claiming otherwise.
-            await self.dk.emailverification.update_session_claim(
-                session, await self.dk.emailverification.is_user_verified(session.user_id, {})
-            )
+        await self.after_email_change(session, result)
         return status_json(result)
+
+    async def after_email_change(self, session: Session, result: Status) -> None:
+        """An address changed without verification starts unverified: the session must
+        stop claiming otherwise."""
+        if isinstance(result, EmailChanged) and not self.dk.settings.change_email_verify:
+            ev = self.dk.emailverification
+            await ev.update_session_claim(session, await ev.is_user_verified(session.user_id, {}))
 
     async def refresh(self, request: Request) -> Response:
         await self.session.refresh_post(self.options(request, self.dk.session.config), {})

@@ -1,5 +1,6 @@
 """The standalone ASGI application that `doorkeep serve` runs: the FDI under
-`api_base_path`, a health route, and a small demo (home page, /sessioninfo)."""
+`api_base_path`, the pages under `website_base_path`, a health route, and a demo
+home page linking to every flow."""
 
 from __future__ import annotations
 
@@ -39,7 +40,9 @@ def create_app(dk: Doorkeep) -> Starlette:
             }
         )
 
-    async def home(_request: Request) -> Response:
+    async def home(request: Request) -> Response:
+        if dk.pages is not None:
+            return await dk.pages.home(request)
         return HTMLResponse(_HOME.replace("{base}", dk.settings.api_base_path))
 
     return Starlette(

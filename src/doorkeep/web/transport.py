@@ -43,7 +43,13 @@ def anti_csrf_mode(settings: Settings) -> AntiCsrf:
     return "VIA_CUSTOM_HEADER" if settings.cookie_same_site == "none" else "NONE"
 
 
+AUTH_MODE_SCOPE_KEY = "doorkeep.auth_mode"  # set by the HTML pages, which always use cookies
+
+
 def requested_auth_mode(conn: HTTPConnection) -> AuthMode:
+    forced = conn.scope.get(AUTH_MODE_SCOPE_KEY)
+    if forced is not None:
+        return forced  # type: ignore[no-any-return]
     value = conn.headers.get("st-auth-mode", "").lower()
     return "cookie" if value == "cookie" else "header"
 

@@ -1,0 +1,117 @@
+"""Pages for a signed-in user: the account page (with active sessions), change
+password and change email. Each calls the same flow as the JSON API."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from doorkeep.core.common import FieldError
+from doorkeep.core.emailpassword import EmailAlreadyExistsError, WrongCredentialsError
+from doorkeep.flows.change_email import EmailChanged, EmailChangeNotAllowedError, VerificationSent
+from doorkeep.flows.change_password import PasswordChanged, TooManyAttemptsError
+from doorkeep.web.pages.auth_pages import NOTICES, field_errors, too_many
+from doorkeep.web.pages.outcome import Outcome, PageRequest, Redirect, Render
+from doorkeep.web.session_request import Session, mutations_of
+
+# The flow names its fields as the JSON API does; the form uses piccolo_api's names.
+PASSWORD_FORM_NAMES = {
+    "oldPassword": "current_password",
+    "newPassword": "new_password",
+    "confirmNewPassword": "confirm_new_password",
+}
+
+
+def signed_in(page: PageRequest) -> Session:
+    assert page.session is not None, "the router lets only signed-in requests through"
+    return page.session
+
+
+async def account(page: PageRequest) -> Outcome:
+    dk, session = page.dk, signed_in(page)
+    user = await dk.get_user(session.user_id)
+    if user is None:
+        return Redirect(page.login_url)
+    handles = await dk.session.get_all_session_handles_for_user(session.user_id)
+    devices = []
+    for handle in handles:
+        record = await dk.session.get_session_information(handle)
+        if record is not None:
+            started = dt.datetime.fromtimestamp(record.time_created / 1000, tz=dt.UTC)
+            devices.append({"current": handle == session.handle, "started": started})
+    devices.sort(key=lambda device: (not device["current"], device["started"]))
+    context = {
+        "user": user,
+        "email": user.password_login_email,
+        "username": next((m.username for m in user.login_methods if m.username), None),
+        "email_verified": await dk.emailverification.is_user_verified(session.user_id, {}),
+        "devices": devices,
+    }
+    notice = NOTICES.get(page.request.query_params.get("notice", ""))
+    return Render("account.html", context, notice=notice)
+
+
+async def sign_out_other_devices(page: PageRequest) -> Outcome:
+    dk, session = page.dk, signed_in(page)
+    for handle in await dk.session.get_all_session_handles_for_user(session.user_id):
+        if handle != session.handle:
+            await dk.session.revoke_session(handle)
+    return Redirect(f"{page.url('account')}?notice=others-signed-out")
+
+
+async def change_password_form(page: PageRequest) -> Outcome:
+    return Render("change_password.html")
+
+
+async def change_password(page: PageRequest) -> Outcome:
+    dk, session = page.dk, signed_in(page)
+    result = await dk.change_password.change_password(
+        session.user_id,
+        page.value("current_password"),
+        page.value("new_password"),
+        tenant_id=session.tenant_id,
+        current_session_handle=session.handle,
+        confirm_new_password=page.value("confirm_new_password"),
+    )
+    if isinstance(result, PasswordChanged):
+        if result.current_session_revoked:
+            dk.web.transport.clear(mutations_of(page.request), "cookie")
+            return Redirect(f"{page.login_url}?notice=password-changed-signed-out")
+        return Redirect(f"{page.url('account')}?notice=password-changed")
+    if isinstance(result, TooManyAttemptsError):
+        return too_many("change_password.html", result.retry_after)
+    if isinstance(result, WrongCredentialsError):
+        errors = {"current_password": "Your current password is not right."}
+        return Render("change_password.html", errors=errors, status_code=400)
+    assert isinstance(result, FieldError)
+    errors = field_errors(result, PASSWORD_FORM_NAMES)
+    return Render("change_password.html", errors=errors, status_code=400)
+
+
+async def change_email_form(page: PageRequest) -> Outcome:
+    user = await page.dk.get_user(signed_in(page).user_id)
+    return Render("change_email.html", {"current_email": user and user.password_login_email})
+
+
+async def change_email(page: PageRequest) -> Outcome:
+    dk, session = page.dk, signed_in(page)
+    user = await dk.get_user(session.user_id)
+    context = {"current_email": user and user.password_login_email, "values": page.form}
+    result = await dk.change_email.change_email(
+        session.user_id, page.value("email"), tenant_id=session.tenant_id
+    )
+    await dk.web.after_email_change(session, result)
+    if isinstance(result, EmailChanged):
+        return Redirect(f"{page.url('account')}?notice=email-changed")
+    if isinstance(result, VerificationSent):
+        notice = (
+            f"We sent a link to {page.value('email').strip()}. Your address changes when you open "
+            "it; until then, keep using the current one."
+        )
+        return Render("change_email.html", context, notice=notice)
+    if isinstance(result, EmailAlreadyExistsError):
+        errors = {"email": "This email is already used by another account."}
+        return Render("change_email.html", context, errors=errors, status_code=400)
+    if isinstance(result, EmailChangeNotAllowedError):
+        return Render("change_email.html", context, message=result.reason, status_code=400)
+    assert isinstance(result, FieldError)
+    return Render("change_email.html", context, errors=field_errors(result), status_code=400)
