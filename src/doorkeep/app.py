@@ -143,8 +143,4 @@ class Doorkeep:
 
     async def delete_user(self, user_id: str) -> bool:
         """Delete the user, their sessions, metadata, mappings and tokens."""
-        core = self.core.public
-        handles = await core.sessions.handles_for_user(user_id)
-        deleted = await core.users.delete_user(user_id)
-        core.sessions.note_revoked(handles)  # refuse their access tokens here at once
-        return deleted
+        return await self.core.public.delete_user(user_id)

@@ -16,6 +16,7 @@ from doorkeep.core.metadata import MetadataService
 from doorkeep.core.passwordreset import PasswordResetService
 from doorkeep.core.passwords import PasswordHasher
 from doorkeep.core.sessions import SessionService
+from doorkeep.core.tenants import load_app_config, save_app
 from doorkeep.core.users import UserService
 from doorkeep.storage import Database
 
@@ -33,6 +34,13 @@ class AppCore:
         self.idmapping = UserIdMappingService(ctx)
         self.emailverification = EmailVerificationService(ctx)
         self.passwordreset = PasswordResetService(ctx)
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete the user, their sessions, metadata, mappings and tokens."""
+        handles = await self.sessions.handles_for_user(user_id)
+        deleted = await self.users.delete_user(user_id)
+        self.sessions.note_revoked(handles)  # refuse their access tokens here at once
+        return deleted
 
 
 class Core:
@@ -71,6 +79,45 @@ class Core:
             self._apps[app_id] = app
         return app
 
+    async def stored_app(self, app_id: str) -> AppCore | None:
+        """An app created through the CDI (with its stored core config), or None."""
+        app = self._apps.get(app_id)
+        if app is not None:
+            return app
+        config = await load_app_config(self.db, app_id)
+        if config is None:
+            return None
+        return self.app(app_id, **settings_from_core_config(config))
+
+    async def create_app(self, app_id: str, core_config: dict[str, Any]) -> bool:
+        """Create or reconfigure an app; True if it is new. Unknown keys are a ValueError."""
+        overrides = settings_from_core_config(core_config)
+        created = await save_app(self.db, app_id, core_config)
+        self._apps.pop(app_id, None)
+        self.app(app_id, **overrides)
+        return created
+
     @property
     def public(self) -> AppCore:
         return self.app(PUBLIC)
+
+
+# SuperTokens' core config names and units -> doorkeep's Settings (seconds).
+_CORE_CONFIG: dict[str, tuple[str, float]] = {
+    "access_token_validity": ("access_token_validity", 1),  # seconds
+    "refresh_token_validity": ("refresh_token_validity", 60),  # minutes
+    "password_reset_token_lifetime": ("password_reset_token_lifetime", 0.001),  # ms
+    "email_verification_token_lifetime": ("email_verification_token_lifetime", 0.001),  # ms
+}
+
+
+def settings_from_core_config(core_config: dict[str, Any]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, value in core_config.items():
+        if name not in _CORE_CONFIG:
+            raise ValueError(f"unsupported core config: {name}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(f"{name} must be a positive number")
+        field, scale = _CORE_CONFIG[name]
+        overrides[field] = max(1, int(value * scale))
+    return overrides

@@ -94,10 +94,20 @@ class EmailPasswordService:
         return self.ctx.password_policy.validate(password)
 
     async def sign_up(
-        self, tenant_id: str, email: object, password: object, *, username: object = None
+        self,
+        tenant_id: str,
+        email: object,
+        password: object,
+        *,
+        username: object = None,
+        apply_password_policy: bool = True,
     ) -> SignUpResult:
-        """A new user. With `username`, the email is optional (username login)."""
-        problems = self._sign_up_problems(email, password, username)
+        """A new user. With `username`, the email is optional (username login).
+
+        The CDI turns the policy off: there the SDK in front has validated the password
+        with its own (overridable) validator, and a core must not second-guess it.
+        """
+        problems = self._sign_up_problems(email, password, username, apply_password_policy)
         if problems:
             return FieldError(tuple(problems))
         assert isinstance(password, str)
@@ -125,9 +135,14 @@ class EmailPasswordService:
         return SignUpOk(users[0], users[0].id)
 
     def _sign_up_problems(
-        self, email: object, password: object, username: object
+        self, email: object, password: object, username: object, apply_password_policy: bool
     ) -> list[tuple[str, str]]:
-        checks = [("password", self.password_error(password))]
+        password_problem = (
+            self.password_error(password)
+            if apply_password_policy
+            else (None if isinstance(password, str) and password else "Password must be a string.")
+        )
+        checks = [("password", password_problem)]
         if username is None:
             checks.insert(0, ("email", email_error(email)))
         else:

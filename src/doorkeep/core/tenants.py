@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
 
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from doorkeep.core.common import PUBLIC, now_ms
 from doorkeep.core.context import AppContext
+from doorkeep.storage import Database
 from doorkeep.storage import tables as t
 
 
@@ -19,3 +24,32 @@ async def tenant_exists(ctx: AppContext, tenant_id: str) -> bool:
             )
         ).first()
     return row is not None
+
+
+async def load_app_config(db: Database, app_id: str) -> dict[str, Any] | None:
+    """The stored core config of an app, or None if there is no such app."""
+    async with db.engine.connect() as conn:
+        row = (
+            await conn.execute(select(t.apps.c.core_config).where(t.apps.c.app_id == app_id))
+        ).first()
+    return None if row is None else dict(row.core_config or {})
+
+
+async def save_app(db: Database, app_id: str, core_config: dict[str, Any]) -> bool:
+    """Create the app (with its public tenant) or replace its core config; True if created."""
+    now = now_ms()
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(
+                insert(t.apps).values(app_id=app_id, core_config=core_config, created_at=now)
+            )
+            await conn.execute(
+                insert(t.tenants).values(app_id=app_id, tenant_id=PUBLIC, config={}, created_at=now)
+            )
+        return True
+    except IntegrityError:
+        async with db.transaction() as conn:
+            await conn.execute(
+                update(t.apps).where(t.apps.c.app_id == app_id).values(core_config=core_config)
+            )
+        return False

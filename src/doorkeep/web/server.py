@@ -1,6 +1,6 @@
 """The standalone ASGI application that `doorkeep serve` runs: the FDI under
-`api_base_path`, the pages under `website_base_path`, a health route, and a demo
-home page linking to every flow."""
+`api_base_path`, the pages under `website_base_path`, the CDI (core API) for the
+official backend SDKs, a health route, and a demo home page linking to every flow."""
 
 from __future__ import annotations
 
@@ -12,12 +12,34 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from doorkeep.app import Doorkeep
 from doorkeep.integrations.starlette import DoorkeepMiddleware, requires_session
+from doorkeep.web.cdi import CoreApi
 
 
-def create_app(dk: Doorkeep) -> Starlette:
+def create_app(dk: Doorkeep, *, core_api: bool = True) -> ASGIApp:
+    """The FDI and pages (under their base paths), the demo routes and, unless
+    `core_api=False`, the CDI on the same port for the official backend SDKs."""
+    web = _web_app(dk)
+    if not core_api:
+        return web
+    cdi = CoreApi(dk)
+    bases = (dk.settings.api_base_path, dk.settings.website_base_path)
+    own_prefixes = tuple({base.rstrip("/") + "/" for base in bases})
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and not path.startswith(own_prefixes) and cdi.handles(path):
+            await cdi(scope, receive, send)
+        else:
+            await web(scope, receive, send)
+
+    return app
+
+
+def _web_app(dk: Doorkeep) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await dk.start()

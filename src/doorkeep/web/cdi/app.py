@@ -1,0 +1,154 @@
+"""`CoreApi`: the ASGI app of the CDI, SuperTokens' core API, over doorkeep's core.
+
+`doorkeep serve` puts it in front of the FDI and the pages on the same port (the
+FDI and pages live under `/auth`, the CDI never does); it can be mounted alone.
+Without `core_api_keys` it answers loopback clients only: a CDI caller can create
+a session for any user, so an open one must never face a network.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from doorkeep.core.common import PUBLIC
+from doorkeep.storage.database import is_unavailable
+from doorkeep.web.cdi import emailpassword as ep
+from doorkeep.web.cdi import session as se
+from doorkeep.web.cdi import users as us
+from doorkeep.web.cdi.protocol import (
+    SUPPORTED_VERSIONS,
+    CdiError,
+    CdiRequest,
+    check_api_key,
+    check_version,
+    ok,
+    read_body,
+    split_prefix,
+)
+
+if TYPE_CHECKING:
+    from doorkeep.app import Doorkeep
+
+log = logging.getLogger("doorkeep.cdi")
+Handler = Callable[[CdiRequest], Awaitable[Response]]
+
+ROUTES: dict[tuple[str, str], Handler] = {
+    ("POST", "/recipe/signup"): ep.sign_up,
+    ("POST", "/recipe/signin"): ep.sign_in,
+    ("PUT", "/recipe/user"): ep.update_user,
+    ("POST", "/recipe/user/password/reset/token"): ep.create_reset_token,
+    ("POST", "/recipe/user/password/reset/token/consume"): ep.consume_reset_token,
+    ("POST", "/recipe/user/passwordhash/import"): ep.import_password_hash,
+    ("POST", "/recipe/session"): se.create,
+    ("GET", "/recipe/session"): se.information,
+    ("POST", "/recipe/session/verify"): se.verify,
+    ("POST", "/recipe/session/refresh"): se.refresh,
+    ("POST", "/recipe/session/remove"): se.remove,
+    ("GET", "/recipe/session/user"): se.handles_for_user,
+    ("PUT", "/recipe/session/data"): se.update_data,
+    ("PUT", "/recipe/jwt/data"): se.update_jwt_data,
+    ("POST", "/recipe/session/regenerate"): se.regenerate,
+    ("GET", "/.well-known/jwks.json"): se.jwks,
+    ("GET", "/recipe/jwt/jwks"): se.jwks,
+    ("GET", "/user/id"): us.get_user,
+    ("GET", "/users"): us.list_users,
+    ("GET", "/users/count"): us.count_users,
+    ("GET", "/users/by-accountinfo"): us.users_by_account_info,
+    ("POST", "/user/remove"): us.remove_user,
+    ("GET", "/recipe/user/metadata"): us.get_metadata,
+    ("PUT", "/recipe/user/metadata"): us.update_metadata,
+    ("POST", "/recipe/user/metadata/remove"): us.remove_metadata,
+    ("POST", "/recipe/userid/map"): us.create_mapping,
+    ("GET", "/recipe/userid/map"): us.get_mapping,
+    ("POST", "/recipe/userid/map/remove"): us.remove_mapping,
+    ("PUT", "/recipe/userid/external-user-id-info"): us.update_mapping_info,
+    ("POST", "/recipe/userid/external-user-id-info"): us.update_mapping_info,  # the SDK's verb
+    ("POST", "/recipe/user/email/verify/token"): us.create_verification_token,
+    ("POST", "/recipe/user/email/verify"): us.verify_email,
+    ("GET", "/recipe/user/email/verify"): us.is_email_verified,
+    ("POST", "/recipe/user/email/verify/remove"): us.unverify_email,
+    ("POST", "/recipe/user/email/verify/token/remove"): us.revoke_verification_tokens,
+    ("GET", "/recipe/multitenancy/tenant/v2"): us.get_tenant,
+}
+# Routes that need neither an API key nor a version (as SuperTokens' core).
+_OPEN = {"/hello", "/.well-known/jwks.json"}
+_APP_ROUTE = "/recipe/multitenancy/app/v2"
+KNOWN_PATHS = {path for _, path in ROUTES} | {"/hello", "/apiversion", _APP_ROUTE}
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+class CoreApi:
+    def __init__(self, dk: Doorkeep) -> None:
+        self.dk = dk
+        self.api_keys = dk.settings.core_api_keys
+
+    def handles(self, path: str) -> bool:
+        """CDI paths: a known route (with its prefixes) or anything under /appid-…."""
+        return path.startswith("/appid-") or split_prefix(path, KNOWN_PATHS) is not None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await self._answer(request)
+        except CdiError as exc:
+            response = exc.response()
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("database unavailable: %s", exc)
+            response = PlainTextResponse("Database unavailable", status_code=503)
+        await response(scope, receive, send)
+
+    async def _answer(self, request: Request) -> Response:
+        if not self.dk.started:
+            await self.dk.start()
+        parts = split_prefix(request.url.path, KNOWN_PATHS)
+        if parts is None:
+            raise CdiError(404, "Not found")
+        app_id, tenant_id, path = parts
+        if path == "/hello":
+            return PlainTextResponse("Hello")
+        if path not in _OPEN:
+            self._check_caller(request)
+        if path == "/apiversion":
+            return JSONResponse({"versions": list(SUPPORTED_VERSIONS)})
+        if path not in _OPEN:
+            check_version(request)
+        if path == _APP_ROUTE:
+            return await self._create_app(request, app_id)
+        handler = ROUTES.get((request.method, path))
+        if handler is None:
+            raise CdiError(405, "Method not supported")
+        app = await self.dk.core.stored_app(app_id)
+        if app is None:
+            raise CdiError(400, "AppId or tenantId not found")
+        body = await read_body(request) if request.method in ("POST", "PUT") else {}
+        return await handler(CdiRequest(request, app, tenant_id, body))
+
+    def _check_caller(self, request: Request) -> None:
+        if self.api_keys:
+            check_api_key(request, self.api_keys)
+        elif (request.client.host if request.client else "") not in _LOOPBACK:
+            raise CdiError(401, "Invalid API key: set DOORKEEP_CORE_API_KEYS to call from afar")
+
+    async def _create_app(self, request: Request, app_id: str) -> Response:
+        if request.method != "PUT":
+            raise CdiError(405, "Method not supported")
+        if app_id != PUBLIC:
+            raise CdiError(403, "Only the public app can create apps")
+        body = await read_body(request)
+        new_app = body.get("appId")
+        config = body.get("coreConfig") or {}
+        if not isinstance(new_app, str) or not new_app or not isinstance(config, dict):
+            raise CdiError(400, "Field name 'appId' is invalid in JSON input")
+        try:
+            created = await self.dk.core.create_app(new_app.lower(), config)
+        except ValueError as exc:
+            raise CdiError(400, str(exc)) from None
+        return ok(createdNew=created)
