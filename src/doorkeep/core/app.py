@@ -108,7 +108,9 @@ _CORE_CONFIG: dict[str, tuple[str, float]] = {
     "refresh_token_validity": ("refresh_token_validity", 60),  # minutes
     "password_reset_token_lifetime": ("password_reset_token_lifetime", 0.001),  # ms
     "email_verification_token_lifetime": ("email_verification_token_lifetime", 0.001),  # ms
+    "access_token_dynamic_signing_key_update_interval": ("signing_key_rotation_hours", 1),  # h
 }
+_FRACTIONAL = {"signing_key_rotation_hours"}
 
 
 def settings_from_core_config(core_config: dict[str, Any]) -> dict[str, Any]:
@@ -116,8 +118,13 @@ def settings_from_core_config(core_config: dict[str, Any]) -> dict[str, Any]:
     for name, value in core_config.items():
         if name not in _CORE_CONFIG:
             raise ValueError(f"unsupported core config: {name}")
+        if isinstance(value, str):  # the SDK's tests send numbers as strings
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(f"{name} must be a positive number") from None
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise ValueError(f"{name} must be a positive number")
         field, scale = _CORE_CONFIG[name]
-        overrides[field] = max(1, int(value * scale))
+        overrides[field] = value * scale if field in _FRACTIONAL else max(1, int(value * scale))
     return overrides

@@ -21,7 +21,6 @@ PROTECTED_CLAIMS = frozenset(
         "tId",
         "rsub",
         "stt",
-        "iss",
     }
 )
 

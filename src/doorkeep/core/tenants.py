@@ -53,3 +53,17 @@ async def save_app(db: Database, app_id: str, core_config: dict[str, Any]) -> bo
                 update(t.apps).where(t.apps.c.app_id == app_id).values(core_config=core_config)
             )
         return False
+
+
+async def save_tenant(db: Database, app_id: str, tenant_id: str) -> bool:
+    """Create a tenant of an existing app; True if it is new."""
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(
+                insert(t.tenants).values(
+                    app_id=app_id, tenant_id=tenant_id, config={}, created_at=now_ms()
+                )
+            )
+    except IntegrityError:
+        return False
+    return True

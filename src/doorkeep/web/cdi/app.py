@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from doorkeep.core.common import PUBLIC
+from doorkeep.core.tenants import tenant_exists
 from doorkeep.storage.database import is_unavailable
 from doorkeep.web.cdi import emailpassword as ep
 from doorkeep.web.cdi import session as se
@@ -75,7 +76,9 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/recipe/user/email/verify/remove"): us.unverify_email,
     ("POST", "/recipe/user/email/verify/token/remove"): us.revoke_verification_tokens,
     ("GET", "/recipe/multitenancy/tenant/v2"): us.get_tenant,
+    ("PUT", "/recipe/multitenancy/tenant/v2"): us.create_tenant,
 }
+_TENANT_ROUTES = {"/recipe/multitenancy/tenant/v2"}  # they answer for unknown tenants
 # Routes that need neither an API key nor a version (as SuperTokens' core).
 _OPEN = {"/hello", "/.well-known/jwks.json"}
 _APP_ROUTE = "/recipe/multitenancy/app/v2"
@@ -126,10 +129,17 @@ class CoreApi:
         if handler is None:
             raise CdiError(405, "Method not supported")
         app = await self.dk.core.stored_app(app_id)
-        if app is None:
+        if app is None or (
+            tenant_id != PUBLIC
+            and path not in _TENANT_ROUTES
+            and not await tenant_exists(app.ctx, tenant_id)
+        ):
             raise CdiError(400, "AppId or tenantId not found")
         body = await read_body(request) if request.method in ("POST", "PUT") else {}
-        return await handler(CdiRequest(request, app, tenant_id, body))
+        try:
+            return await handler(CdiRequest(request, app, tenant_id, body))
+        except ValueError as exc:  # the core's word for input it cannot take
+            raise CdiError(400, str(exc)) from None
 
     def _check_caller(self, request: Request) -> None:
         if self.api_keys:

@@ -60,6 +60,9 @@ async def update_user(req: CdiRequest) -> Response:
 
 async def create_reset_token(req: CdiRequest) -> Response:
     user_id, email = req.required_text("userId"), req.required_text("email")
+    if not email:  # the SDK sends "" when it lets the core use the account's email
+        user = await req.app.users.get_user(user_id)
+        email = (user and user.password_login_email) or ""
     result = await req.app.passwordreset.create_token(user_id, email, req.tenant_id)
     if isinstance(result, ResetTokenCreated):
         return ok(token=result.token)

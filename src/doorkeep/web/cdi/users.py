@@ -3,16 +3,20 @@ email verification, and the multitenancy routes the SDK calls."""
 
 from __future__ import annotations
 
+import re
+
 from starlette.responses import Response
 
+from doorkeep.core.common import PUBLIC
 from doorkeep.core.emailverification import EmailVerified, TokenCreated
 from doorkeep.core.idmapping import Mapping, MappingAlreadyExistsError, UserIdType
 from doorkeep.core.metadata import InvalidMetadata
-from doorkeep.core.tenants import tenant_exists
+from doorkeep.core.tenants import save_tenant, tenant_exists
 from doorkeep.core.users import InvalidPaginationToken
 from doorkeep.web.cdi.protocol import CdiError, CdiRequest, ok, status
 
 _ID_TYPES = ("SUPERTOKENS", "EXTERNAL", "ANY")
+_TENANT_ID = re.compile(r"^[a-z0-9-]{1,64}$")
 
 # -- users ------------------------------------------------------------------------------------
 
@@ -198,3 +202,12 @@ async def get_tenant(req: CdiRequest) -> Response:
         requiredSecondaryFactors=None,
         coreConfig={},
     )
+
+
+async def create_tenant(req: CdiRequest) -> Response:
+    """PUT /recipe/multitenancy/tenant/v2 {tenantId}: a tenant of this app (login methods
+    and core config per tenant are not supported: every tenant uses the app's)."""
+    tenant_id = req.required_text("tenantId").lower()
+    if not _TENANT_ID.match(tenant_id) or req.tenant_id != PUBLIC:
+        raise CdiError(400, "Invalid tenantId")
+    return ok(createdNew=await save_tenant(req.app.ctx.db, req.app.ctx.app_id, tenant_id))
