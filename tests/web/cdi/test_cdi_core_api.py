@@ -209,3 +209,35 @@ def test_fuzzed_cdi_requests_never_get_a_5xx(tmp_path: Path, sqlite_template: Pa
         loop.run_until_complete(http.aclose())
         loop.run_until_complete(dk.close())
         loop.close()
+
+
+async def test_tenants_can_be_created_and_keep_their_users_apart(core: httpx.AsyncClient) -> None:
+    created = await core.put("/recipe/multitenancy/tenant/v2", json={"tenantId": "acme"})
+    assert created.json() == {"status": "OK", "createdNew": True}
+    again = await core.put("/recipe/multitenancy/tenant/v2", json={"tenantId": "acme"})
+    assert again.json() == {"status": "OK", "createdNew": False}
+    body = {"email": "ada@example.com", "password": PASSWORD}
+    assert (await core.post("/acme/recipe/signup", json=body)).json()["status"] == "OK"
+    assert (await core.post("/recipe/signin", json=body)).json()["status"] == (
+        "WRONG_CREDENTIALS_ERROR"
+    )
+    assert (await core.get("/acme/users/count")).json()["count"] == 1
+    assert (await core.get("/users/count")).json()["count"] == 0
+    bad = await core.put("/recipe/multitenancy/tenant/v2", json={"tenantId": "Not valid!"})
+    assert bad.status_code == 400
+
+
+async def test_input_the_core_refuses_is_a_400_not_a_500(core: httpx.AsyncClient) -> None:
+    empty_user = await core.post(
+        "/recipe/session",
+        json={
+            "userId": "",
+            "userDataInJWT": {},
+            "userDataInDatabase": {},
+            "enableAntiCsrf": False,
+            "useDynamicSigningKey": True,
+        },
+    )
+    assert empty_user.status_code == 400 and "user_id" in empty_user.text
+    bad_payload = await core.post("/recipe/session", json={"userId": "u", "userDataInJWT": [1]})
+    assert bad_payload.status_code == 400
