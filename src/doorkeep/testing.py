@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -91,6 +94,42 @@ def serve_in_thread(app: Any, *, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@contextmanager
+def serve_in_subprocess(
+    database_url: str, **environment: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`doorkeep serve` as its own process on 127.0.0.1 (rate limits off, extra
+    DOORKEEP_* variables from `environment`); yields the process and its base URL and
+    kills it at the end. For tests and benchmarks that need a real process: to kill
+    it, or to run several."""
+    import httpx
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DOORKEEP_DATABASE_URL": database_url,
+        "DOORKEEP_RATE_LIMITS_ENABLED": "false",
+        **environment,
+    }
+    command = [sys.executable, "-m", "doorkeep.cli", "serve", "--port", str(port)]
+    process = subprocess.Popen([*command, "--log-level", "warning"], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{url}/hello", timeout=1).text == "Hello":
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("doorkeep serve did not start")
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
 
 
 class SmtpSink:

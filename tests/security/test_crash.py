@@ -4,62 +4,19 @@ either fully exists or not at all, and the database passes its integrity checks.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 from sqlalchemy import text
 
 from doorkeep.storage import Database
-from doorkeep.testing import free_port
+from doorkeep.testing import serve_in_subprocess
 
 PASSWORD = "correct horse battery"
 LOAD_SECONDS = 2.0
-
-
-@contextmanager
-def doorkeep_server(database_url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DOORKEEP_DATABASE_URL": database_url,
-        "DOORKEEP_RATE_LIMITS_ENABLED": "false",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "doorkeep.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{url}/hello", timeout=1).text == "Hello":
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("doorkeep serve did not start")
-        yield process, url
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
 
 
 def load(url: str, worker: int, stop: threading.Event, created: list[str]) -> None:
@@ -128,7 +85,7 @@ async def consistency_problems(database_url: str) -> list[str]:
 
 def test_sigkill_mid_load_leaves_no_half_written_user(database_url: str, tmp_path: Path) -> None:
     created: list[str] = []
-    with doorkeep_server(database_url) as (process, url):
+    with serve_in_subprocess(database_url) as (process, url):
         stop = threading.Event()
         workers = [threading.Thread(target=load, args=(url, w, stop, created)) for w in range(4)]
         for worker in workers:
@@ -141,7 +98,7 @@ def test_sigkill_mid_load_leaves_no_half_written_user(database_url: str, tmp_pat
             worker.join(10)
     assert created, "the load created nobody before the kill"
     assert asyncio.run(consistency_problems(database_url)) == []
-    with doorkeep_server(database_url) as (_, url), httpx.Client(base_url=url) as client:
+    with serve_in_subprocess(database_url) as (_, url), httpx.Client(base_url=url) as client:
         # Every sign-up the client saw succeed survived the crash, whole.
         for email in created[:: max(1, len(created) // 10)]:
             form = {

@@ -3,6 +3,7 @@ in-process API and the FDI, so a session created through one is the session of a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
@@ -119,17 +120,18 @@ async def information(req: CdiRequest) -> Response:
 
 
 async def update_data(req: CdiRequest) -> Response:
-    handle = req.required_text("sessionHandle")
-    data = req.object("userDataInDatabase")
-    if not await req.app.sessions.update_session_data(handle, data):
-        return status(UnauthorisedError.status, message="Session does not exist.")
-    return ok()
+    update = req.app.sessions.update_session_data
+    return await _update(req, "userDataInDatabase", update)
 
 
 async def update_jwt_data(req: CdiRequest) -> Response:
-    handle = req.required_text("sessionHandle")
-    payload = req.object("userDataInJWT")
-    if not await req.app.sessions.update_access_token_payload(handle, payload):
+    return await _update(req, "userDataInJWT", req.app.sessions.update_access_token_payload)
+
+
+async def _update(
+    req: CdiRequest, field: str, update: Callable[[str, dict[str, Any]], Awaitable[bool]]
+) -> Response:
+    if not await update(req.required_text("sessionHandle"), req.object(field)):
         return status(UnauthorisedError.status, message="Session does not exist.")
     return ok()
 
