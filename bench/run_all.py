@@ -12,7 +12,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ["bench_token_verify.py", "bench_sign_in.py", "bench_protected_route.py"]
+BENCHMARKS = [
+    "bench_token_verify.py",
+    "bench_sign_in.py",
+    "bench_protected_route.py",
+    "bench_import.py",
+]
+WITH_POSTGRES = {"bench_sign_in.py", "bench_import.py"}
 
 
 def main() -> int:
@@ -20,7 +26,7 @@ def main() -> int:
     for name in BENCHMARKS:
         print(f"\n## {name}\n", flush=True)
         args = [sys.executable, str(HERE / name)]
-        if name == "bench_sign_in.py" and os.environ.get("DOORKEEP_TEST_POSTGRES_URL"):
+        if name in WITH_POSTGRES and os.environ.get("DOORKEEP_TEST_POSTGRES_URL"):
             args += ["--postgres", os.environ["DOORKEEP_TEST_POSTGRES_URL"]]
         failed += subprocess.run(args, check=False).returncode != 0
     return 1 if failed else 0

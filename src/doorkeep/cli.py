@@ -9,7 +9,7 @@ import getpass
 import importlib
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,19 +69,37 @@ def _run_with(args: argparse.Namespace, work: Callable[[Doorkeep], Awaitable[int
 
 
 def _users_import(args: argparse.Namespace) -> int:
+    try:
+        total = max(os.path.getsize(args.file), 1)
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+
     async def work(dk: Doorkeep) -> int:
+        done = 0  # bytes read so far
+
+        def read(lines: Iterable[bytes]) -> Iterator[bytes]:
+            nonlocal done
+            for raw in lines:
+                done += len(raw)
+                yield raw
+
         def progress(line: int, report: ImportReport) -> None:
+            share = min(done / total, 1.0)
+            bar = "#" * int(share * 30)
             print(
-                f"\rline {line}: {report.imported} imported, {report.skipped} skipped, "
-                f"{len(report.failed)} failed",
+                f"\r[{bar:<30}] {share:4.0%}  line {line}: {report.imported} imported, "
+                f"{report.skipped} already there, {len(report.failed)} failed",
                 end="",
                 file=sys.stderr,
                 flush=True,
             )
 
-        # The CLI runs alone on its loop: blocking line reads hold nothing up.
-        with open(args.file, encoding="utf-8") as lines:  # noqa: ASYNC230
-            report = await import_users(dk, lines, progress=progress)
+        # Bytes, so that the bar knows how far into the file it is (lines are decoded
+        # one by one; a line that is not UTF-8 fails alone). The CLI runs alone on its
+        # loop: blocking line reads hold nothing up.
+        with open(args.file, "rb") as lines:  # noqa: ASYNC230
+            report = await import_users(dk, read(lines), progress=progress)
         print("", file=sys.stderr)
         for number, reason in report.failed:
             print(f"line {number}: {reason}", file=sys.stderr)

@@ -1,11 +1,14 @@
 """Import users with their password hashes (the method the migration seed recommends
-first): JSON Lines in, one user at a time, each all-or-nothing.
+first): JSON Lines in, streamed, in batches of a thousand users, each batch one
+transaction (see core/bulk_import.py).
 
 A line: {"email", "passwordHash", "hashingAlgorithm"?, "externalUserId"?,
-"emailVerified"?, "metadata"?, "tenantId"?}. Users already there are skipped
-(re-running an import is safe); a bad line is reported with its number and
-reason and the others go on. bcrypt, Argon2 and Firebase scrypt hashes sign in
-as they are and become Argon2id on the first sign-in.
+"emailVerified"?, "metadata"?, "tenantId"?}. A user whose email the tenant already
+has is skipped and counted (re-running an import is safe, and says how many were
+there); an external ID that another account holds fails its line. A bad line is
+reported with its number and reason and the others go on. Hashes are only checked
+for their format here: bcrypt, Argon2 and Firebase scrypt hashes sign in as they are
+and become Argon2id on the first sign-in.
 """
 
 from __future__ import annotations
@@ -15,12 +18,26 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from doorkeep.core.common import PUBLIC
+from doorkeep.core import bulk_import as bulk
+from doorkeep.core.bulk_import import ImportedUser
+from doorkeep.core.common import PUBLIC, email_error, normalise_email
+from doorkeep.core.context import AppContext
 from doorkeep.core.emailpassword import ImportOk
 from doorkeep.core.idmapping import CreateMappingOk
+from doorkeep.core.metadata import MAX_METADATA_BYTES
+from doorkeep.core.passwords import InvalidPasswordHash, validate_imported_hash
+from doorkeep.core.tenants import tenant_exists
+from doorkeep.storage import tables as t
 
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep
+
+
+MAX_HASH_LENGTH = t.emailpassword_users.c.password_hash.type.length
+MAX_ID_LENGTH = t.userid_mappings.c.external_user_id.type.length
+# Refresh PostgreSQL's statistics after this many users, then each time the count
+# has grown fourfold (see bulk.refresh_statistics): a handful of ANALYZEs per import.
+ANALYZE_FIRST = 1000
 
 
 @dataclass(frozen=True)
@@ -41,8 +58,14 @@ class ImportReport:
     failed: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
 
 
-def parse_line(raw: str) -> ImportRecord:
-    """One JSON line as a record, or ValueError saying what is wrong with it."""
+def parse_line(raw: str | bytes) -> ImportRecord:
+    """One JSON line (text, or UTF-8 bytes) as a record, or ValueError saying what is
+    wrong with it."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not UTF-8: byte {exc.start + 1} of the line") from None
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -76,7 +99,9 @@ def parse_line(raw: str) -> ImportRecord:
 
 
 async def import_one(dk: Doorkeep, record: ImportRecord) -> str | None:
-    """'imported', 'skipped', or None with the reason raised as ValueError."""
+    """'imported' or 'skipped', or the reason raised as ValueError: the one-user-at-a-
+    time import through the public services, as it was before batches (the baseline
+    bench/bench_import.py measures against; it is not atomic across its steps)."""
     core = dk.core.public
     if await core.users.get_users_by_email(record.tenant_id, record.email):
         return "skipped"
@@ -106,25 +131,116 @@ async def import_one(dk: Doorkeep, record: ImportRecord) -> str | None:
 
 async def import_users(
     dk: Doorkeep,
-    lines: Iterable[str],
+    lines: Iterable[str | bytes],
     *,
     progress: Callable[[int, ImportReport], None] | None = None,
     every: int = 1000,
+    batch_size: int = 1000,
 ) -> ImportReport:
-    """Import line by line (the file is streamed, never loaded whole)."""
-    report = ImportReport()
+    """Import in batches of `batch_size` users, one transaction each.
+
+    `lines` is consumed as a stream (a file object is fine): memory holds one batch,
+    plus the list of failed lines, whatever the number of users. `progress` is called
+    with the last line number read after each batch and at least every `every` lines.
+    """
+    run = _Run(dk.core.public.ctx, ImportReport())
+    batch: list[tuple[int, ImportedUser]] = []
+    number = reported = 0
     for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
+        if raw.strip():
+            try:
+                batch.append((number, await run.checked(parse_line(raw))))
+            except ValueError as exc:
+                run.report.failed.append((number, str(exc)))
+        flushed = len(batch) >= batch_size
+        if flushed:
+            await run.import_batch(batch)
+            batch = []
+        if progress is not None and (flushed or number - reported >= every):
+            progress(number, run.report)
+            reported = number
+    await run.import_batch(batch)
+    if progress is not None:
+        progress(number, run.report)
+    return run.report
+
+
+class _Run:
+    """The state of one import: what it reports, the tenants it has looked up, and
+    when next to refresh the planner's statistics."""
+
+    def __init__(self, ctx: AppContext, report: ImportReport) -> None:
+        self.ctx = ctx
+        self.report = report
+        self.tenants: set[str] = set()  # known to exist (a bad ID is looked up each time)
+        self.analyze_at = ANALYZE_FIRST
+
+    async def checked(self, record: ImportRecord) -> ImportedUser:
+        """The record as a user to insert, or ValueError saying what is wrong with it.
+        Only format checks: an imported hash is stored as it is, never computed."""
+        if (message := email_error(record.email)) is not None:
+            raise ValueError(f"email: {message}")
         try:
-            outcome = await import_one(dk, parse_line(raw))
-        except ValueError as exc:
-            report.failed.append((number, str(exc)))
-        else:
-            if outcome == "imported":
-                report.imported += 1
-            else:
+            stored = validate_imported_hash(record.password_hash, record.hashing_algorithm)
+        except InvalidPasswordHash as exc:
+            raise ValueError(f"passwordHash: {exc}") from None
+        if len(stored) > MAX_HASH_LENGTH:
+            raise ValueError(f"passwordHash: longer than {MAX_HASH_LENGTH} characters")
+        ext = record.external_user_id
+        if ext is not None and not (0 < len(ext) <= MAX_ID_LENGTH and "\x00" not in ext):
+            raise ValueError(f"externalUserId: 1 to {MAX_ID_LENGTH} characters, no NUL")
+        metadata = None
+        if record.metadata:
+            # As a metadata update would store it: a key set to null is no key.
+            metadata = {k: v for k, v in record.metadata.items() if v is not None}
+            try:
+                encoded = json.dumps(metadata, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"metadata must be JSON: {exc}") from None
+            if len(encoded) > MAX_METADATA_BYTES:
+                raise ValueError("metadata is larger than 1 MiB")
+        tenant = record.tenant_id
+        if tenant not in self.tenants:
+            if not await tenant_exists(self.ctx, tenant):
+                raise ValueError(f"unknown tenant {tenant!r}")
+            self.tenants.add(tenant)
+        return ImportedUser(
+            tenant_id=tenant,
+            email=normalise_email(record.email),
+            password_hash=stored,
+            external_user_id=ext,
+            email_verified=record.email_verified,
+            metadata=metadata,
+        )
+
+    async def import_batch(self, batch: list[tuple[int, ImportedUser]]) -> None:
+        """Skip who is there (one look per batch), insert the rest in one transaction."""
+        if not batch:
+            return
+        report = self.report
+        existing = await bulk.find_existing(self.ctx, [user for _, user in batch])
+        emails, ids = existing.emails, existing.external_ids | existing.user_ids
+        fresh: list[tuple[int, ImportedUser]] = []
+        for number, user in batch:
+            key = (user.tenant_id, user.email)
+            ext = user.external_user_id
+            if key in emails:  # there already, or earlier in this batch: the first one wins
                 report.skipped += 1
-        if progress is not None and number % every == 0:
-            progress(number, report)
-    return report
+            elif ext is not None and ext in ids:  # another account has this external ID
+                report.failed.append((number, bulk.external_id_taken(ext).reason))
+            else:
+                emails.add(key)
+                if ext is not None:
+                    ids.add(ext)
+                fresh.append((number, user))
+        outcomes = await bulk.insert_batch(self.ctx, [user for _, user in fresh])
+        for (number, _), outcome in zip(fresh, outcomes, strict=True):
+            if isinstance(outcome, bulk.Failed):
+                report.failed.append((number, outcome.reason))
+            elif outcome == "imported":
+                report.imported += 1
+            else:  # its email appeared meanwhile (a concurrent writer)
+                report.skipped += 1
+        if report.imported >= self.analyze_at:
+            await bulk.refresh_statistics(self.ctx)
+            self.analyze_at = report.imported * 4
