@@ -16,7 +16,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from doorkeep import Doorkeep, FlowsConfig, Settings
-from doorkeep.flows.legacy_migration import TEMPORARY_PASSWORD_FLAG, LegacyMigration
+from doorkeep.flows.legacy_migration import (
+    TEMPORARY_PASSWORD_FLAG,
+    LegacyMigration,
+    LegacyProviderUnavailable,
+)
 from doorkeep.testing import SmtpSink, email_text, free_port, serve_in_thread
 from doorkeep.web.server import create_app
 
@@ -216,3 +220,19 @@ async def test_ten_concurrent_first_logins_make_one_user(
         assert await dk.core.public.users.count_users() == 1
         mapping = await dk.useridmapping.get_user_id_mapping("legacy-1")
         assert mapping.status == "OK"
+
+
+async def test_a_migration_that_fails_part_way_leaves_no_user(
+    database_url: str, legacy: tuple[LegacyProviderServer, str]
+) -> None:
+    """The legacy provider hands out an ID that an account here already holds: the
+    migration is refused as a whole, and nobody signs in as that other account."""
+    server, legacy_url = legacy
+    server.users["twin@example.com"] = ("legacy-1", "twin password", True)
+    async with Doorkeep(Settings(database_url=database_url, legacy_provider_url=legacy_url)) as dk:
+        first = await dk.emailpassword.sign_in("old@example.com", "old password")
+        assert first.status == "OK"
+        with pytest.raises(LegacyProviderUnavailable):
+            await dk.emailpassword.sign_in("twin@example.com", "twin password")
+        assert await dk.core.public.users.count_users() == 1
+        assert await dk.core.public.users.get_users_by_email("public", "twin@example.com") == []

@@ -16,14 +16,17 @@ reached, sign-in and reset fail closed with GENERAL_ERROR and create nothing.
 from __future__ import annotations
 
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 
+from doorkeep.core.bulk_import import ImportedUser, insert_users
+from doorkeep.core.common import normalise_email
 from doorkeep.core.emailpassword import (
     EmailAlreadyExistsError,
-    ImportOk,
     SignInOk,
     WrongCredentialsError,
 )
@@ -179,28 +182,27 @@ class LegacyMigration:
         *,
         temporary: bool = False,
     ) -> User:
-        """Create the user, map the legacy ID, carry verification — all, or nothing left."""
+        """Create the user with the legacy ID mapped, verification carried and (for a
+        reset) the temporary-password flag — in one transaction: all or nothing."""
         core = self.dk.core.public
         # The legacy provider accepted this password; import it as it is (its policy ruled).
         stored = await core.ctx.hasher.hash(password)
-        imported = await core.emailpassword.import_user(tenant_id, email, stored, "argon2")
-        if not isinstance(imported, ImportOk):
-            raise LegacyProviderUnavailable(f"could not create {email}: {imported.status}")
-        internal_id = imported.user.id
-        try:
-            await core.idmapping.create(internal_id, legacy.user_id)  # a racing twin made it
-            if legacy.email_verified:
-                await core.emailverification.mark_verified(internal_id, email)
-            if temporary:
-                await core.metadata.update(internal_id, {TEMPORARY_PASSWORD_FLAG: True})
-            user = await core.users.get_user(legacy.user_id)
-            if user is None or user.id != legacy.user_id:
-                raise LegacyProviderUnavailable(f"mapping {legacy.user_id} did not take")
-        except Exception:
-            if not imported.did_user_already_exist:
-                await self.dk.delete_user(internal_id)  # no half-migrated user stays behind
-            raise
-        return user
+        user = ImportedUser(
+            tenant_id=tenant_id,
+            email=normalise_email(email),
+            password_hash=stored,
+            external_user_id=legacy.user_id,
+            email_verified=legacy.email_verified,
+            metadata={TEMPORARY_PASSWORD_FLAG: True} if temporary else None,
+        )
+        # A concurrent first sign-in of the same user may have made it: then use theirs.
+        with suppress(IntegrityError):
+            await insert_users(core.ctx, [user])
+        migrated = await core.users.get_user(legacy.user_id)
+        if migrated is None or user.email not in migrated.emails:
+            # The legacy ID belongs to another account here: never sign in as that one.
+            raise LegacyProviderUnavailable(f"could not create {email}")
+        return migrated
 
     def temporary_password(self) -> str:
         return secrets.token_urlsafe(32)
