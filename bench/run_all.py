@@ -17,13 +17,19 @@ BENCHMARKS = [
     "bench_sign_in.py",
     "bench_protected_route.py",
     "bench_import.py",
+    "bench_scale.py",
 ]
-WITH_POSTGRES = {"bench_sign_in.py", "bench_import.py"}
+WITH_POSTGRES = {"bench_sign_in.py", "bench_import.py", "bench_scale.py"}
+NEEDS_POSTGRES = {"bench_scale.py"}
 
 
 def main() -> int:
     failed = 0
     for name in BENCHMARKS:
+        postgres = os.environ.get("DOORKEEP_TEST_POSTGRES_URL")
+        if name in NEEDS_POSTGRES and not postgres:
+            print(f"\n## {name}: skipped (set DOORKEEP_TEST_POSTGRES_URL)\n", flush=True)
+            continue
         print(f"\n## {name}\n", flush=True)
         args = [sys.executable, str(HERE / name)]
         if name in WITH_POSTGRES and os.environ.get("DOORKEEP_TEST_POSTGRES_URL"):
