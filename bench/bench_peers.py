@@ -1,0 +1,272 @@
+"""doorkeep beside the Python peers, in one run on this machine: session verification,
+sign-in and refresh (issue 8's performance table).
+
+- Session verification: the same JSON route `GET /me`, protected by doorkeep's
+  `verify_session()`, by fastapi-users (JWT strategy, `current_active_user`, SQLite)
+  and by piccolo_api's session auth (its middleware, SQLite), and unprotected as the
+  ceiling. One uvicorn worker each (uvloop, httptools), `wrk -c32` on loopback.
+- Sign-in at 32 concurrent connections, each library with its default hashing, also
+  against that hash's own limit (cores / verify time, measured here in this run).
+  doorkeep's rate limits are switched off for this scenario (the others have none).
+- Refresh: doorkeep only (fastapi-users' JWT strategy and piccolo's sessions have no
+  refresh token); chains of real refreshes over HTTP, each with its own token.
+
+The peers live in their own virtualenv (`bench/.peers-venv`, versions pinned in
+`bench/peers/requirements.txt`), made on first run; they never enter doorkeep's
+dependencies.
+
+Run: python3 bench/bench_peers.py [--seconds 8] [--postgres postgresql://…/test]
+Needs wrk (Debian: apt-get install wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VENV = HERE / ".peers-venv"
+PYTHON = VENV / "bin" / "python"
+PASSWORD = "correct horse battery staple"
+EMAIL = "bench@example.com"
+APPS = {
+    "unprotected (ceiling)": "unprotected_app:app",
+    "doorkeep `verify_session()`": "doorkeep_app:app",
+    "fastapi-users `current_active_user`": "fastapi_users_app:app",
+    "piccolo_api `SessionsAuthBackend`": "piccolo_app:app",
+}
+
+
+def ensure_peers_venv() -> None:
+    """Re-run this script inside the peers' virtualenv, creating it the first time."""
+    if Path(sys.prefix).resolve() == VENV.resolve():
+        return
+    if not PYTHON.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        requirements = HERE / "peers" / "requirements.txt"
+        install = [str(PYTHON), "-m", "pip", "install", "-q", "-r", str(requirements)]
+        subprocess.run([*install, "-e", str(HERE.parent)], check=True)
+    os.execv(str(PYTHON), [str(PYTHON), __file__, *sys.argv[1:]])
+
+
+# -- servers ---------------------------------------------------------------------------------
+
+
+def start(app: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    import httpx
+
+    from doorkeep.testing import free_port
+
+    port = free_port()
+    name = app.split(":")[0]
+    env = {
+        **os.environ,
+        "PEER_DB": str(workdir / f"{name}.sqlite3"),
+        "PEER_DB_URL": f"sqlite:///{workdir / f'{name}.sqlite3'}",
+        "DOORKEEP_RATE_LIMITS_ENABLED": "false",
+        "PYTHONPATH": str(HERE / "peers"),
+    }
+    if name == "piccolo_app":
+        subprocess.run([str(PYTHON), str(HERE / "peers" / "piccolo_setup.py")], env=env, check=True)
+    command = [str(PYTHON), "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
+    process = subprocess.Popen(command, env=env)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            httpx.get(f"{url}/me", timeout=1)
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{app} did not start")
+
+
+def credentials(app: str, url: str) -> tuple[list[str], str, str]:
+    """(headers that authenticate GET /me, sign-in body, its content type)."""
+    import httpx
+
+    name = app.split(":")[0]
+    if name == "unprotected_app":
+        return [], "", ""
+    if name == "doorkeep_app":
+        form = {
+            "formFields": [{"id": "email", "value": EMAIL}, {"id": "password", "value": PASSWORD}]
+        }
+        token = httpx.post(f"{url}/auth/signup", json=form).headers["st-access-token"]
+        import json
+
+        return [f"Authorization: Bearer {token}"], json.dumps(form), "application/json"
+    if name == "fastapi_users_app":
+        created = httpx.post(f"{url}/auth/register", json={"email": EMAIL, "password": PASSWORD})
+        assert created.status_code == 201, created.text
+        body = f"username={EMAIL}&password={PASSWORD.replace(' ', '+')}"
+        login = httpx.post(
+            f"{url}/auth/jwt/login",
+            content=body,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        token = login.json()["access_token"]
+        return [f"Authorization: Bearer {token}"], body, "application/x-www-form-urlencoded"
+    body = f"username=bench&password={PASSWORD.replace(' ', '+')}"
+    login = httpx.post(
+        f"{url}/login", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    cookie = login.cookies.get("id")
+    assert cookie, login.text
+    return [f"Cookie: id={cookie}"], body, "application/x-www-form-urlencoded"
+
+
+# -- load --------------------------------------------------------------------------------------
+
+
+def wrk(
+    url: str, headers: list[str], seconds: int, body: str = "", content_type: str = ""
+) -> tuple[float, float]:
+    """(requests/s, p99 ms); fails on any non-2xx answer."""
+    args = ["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", "--timeout", "30s"]
+    for header in headers:
+        args += ["-H", header]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        if body:
+            escaped = body.replace("\\", "\\\\").replace('"', '\\"')
+            script.write(
+                f'wrk.method = "POST"\nwrk.body = "{escaped}"\n'
+                f'wrk.headers["Content-Type"] = "{content_type}"\n'
+            )
+    out = subprocess.run([*args, "-s", script.name, url], capture_output=True, text=True).stdout
+    os.unlink(script.name)
+    assert "Non-2xx" not in out, out
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return rate, p99
+
+
+def verify_seconds(library: str, samples: int = 10) -> float:
+    """The median time of one password verification with each library's default hash."""
+    if library.startswith("doorkeep"):
+        from doorkeep.core.passwords import PasswordHasher
+
+        hasher = PasswordHasher()
+        stored = hasher.hash_sync(PASSWORD)
+        check = lambda: hasher.verify_sync(stored, PASSWORD)  # noqa: E731
+    elif library.startswith("fastapi-users"):
+        from fastapi_users.password import PasswordHelper
+
+        helper = PasswordHelper()
+        stored = helper.hash(PASSWORD)
+        check = lambda: helper.verify_and_update(PASSWORD, stored)  # noqa: E731
+    else:
+        from piccolo.apps.user.tables import BaseUser
+
+        stored = BaseUser.hash_password(PASSWORD)
+        _, iterations, salt, _ = BaseUser.split_stored_password(stored)
+        check = lambda: BaseUser.hash_password(PASSWORD, salt, int(iterations))  # noqa: E731
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        check()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+async def refreshes_per_second(database_url: str, seconds: float, chains: int = 16) -> float:
+    import httpx
+
+    from doorkeep.testing import serve_in_subprocess
+
+    form = {"formFields": [{"id": "email", "value": EMAIL}, {"id": "password", "value": PASSWORD}]}
+    with serve_in_subprocess(database_url) as (_, url):
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            await http.post("/auth/signup", json=form)
+            tokens = [
+                (await http.post("/auth/signin", json=form)).headers["st-refresh-token"]
+                for _ in range(chains)
+            ]
+            done = 0
+            deadline = time.perf_counter() + seconds
+
+            async def chain(token: str) -> None:
+                nonlocal done
+                while time.perf_counter() < deadline:
+                    answer = await http.post(
+                        "/auth/session/refresh", headers={"authorization": f"Bearer {token}"}
+                    )
+                    assert answer.status_code == 200, answer.text
+                    token = answer.headers["st-refresh-token"]
+                    done += 1
+
+            start = time.perf_counter()
+            await asyncio.gather(*(chain(token) for token in tokens))
+            return done / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--postgres")
+    args = parser.parse_args()
+    ensure_peers_venv()
+    cores = os.cpu_count() or 1
+    verify_rows: list[str] = []
+    sign_in_rows: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        ceiling = 0.0
+        for label, app in APPS.items():
+            process, url = start(app, Path(tmp))
+            try:
+                headers, body, content_type = credentials(app, url)
+                wrk(f"{url}/me", headers, 2)  # warm up
+                rate, p99 = wrk(f"{url}/me", headers, args.seconds)
+                ceiling = ceiling or rate
+                verify_rows.append(f"| {label} | {rate:,.0f} | {p99:.1f} | {rate / ceiling:.0%} |")
+                if body:
+                    path = {"doorkeep_app": "/auth/signin", "fastapi_users_app": "/auth/jwt/login"}
+                    login = url + path.get(app.split(":")[0], "/login")
+                    rate, p99 = wrk(login, [], args.seconds, body, content_type)
+                    verify = verify_seconds(label)
+                    limit = cores / verify
+                    sign_in_rows.append(
+                        f"| {label.split(' ')[0]} | {rate:,.1f} | {p99:,.0f} | {verify * 1000:.1f} "
+                        f"| {limit:,.1f} | {rate / limit:.0%} |"
+                    )
+            finally:
+                process.terminate()
+                process.wait(timeout=10)
+    print("Session verification (GET /me, one worker, wrk -c32)\n")
+    print("| route | requests/s | p99 (ms) | vs unprotected |")
+    print("|---|---:|---:|---:|")
+    print("\n".join(verify_rows))
+    print(f"\nSign-in (POST, 32 connections; limit = {cores} cores / verify time)\n")
+    print("| library | sign-ins/s | p99 (ms) | verify (ms) | hash limit/s | vs limit |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print("\n".join(sign_in_rows))
+    print("\nRefresh (doorkeep, 16 chains of real refreshes over HTTP)\n")
+    print("| database | refreshes/s |")
+    print("|---|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite_rate = asyncio.run(
+            refreshes_per_second(f"sqlite:///{tmp}/refresh.sqlite3", args.seconds)
+        )
+        print(f"| SQLite | {sqlite_rate:,.0f} |")
+    if args.postgres:
+        from doorkeep.testing import create_scratch_database, drop_scratch_database
+
+        url = asyncio.run(create_scratch_database(args.postgres))
+        try:
+            print(f"| PostgreSQL | {asyncio.run(refreshes_per_second(url, args.seconds)):,.0f} |")
+        finally:
+            asyncio.run(drop_scratch_database(args.postgres, url))
+
+
+if __name__ == "__main__":
+    main()
