@@ -60,7 +60,7 @@ class MetadataService:
                     merged.pop(name, None)
                 else:
                     merged[name] = value
-            _check_size(merged)
+            check_metadata_size(merged)
             await conn.execute(update(md).where(*where).values(metadata=merged))
         return merged
 
@@ -73,7 +73,8 @@ class MetadataService:
             )
 
 
-def _check_size(value: dict[str, Any]) -> None:
+def check_metadata_size(value: dict[str, Any]) -> None:
+    """InvalidMetadata unless `value` is JSON of at most MAX_METADATA_BYTES."""
     try:
         encoded = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:

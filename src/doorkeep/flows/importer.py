@@ -24,7 +24,7 @@ from doorkeep.core.common import PUBLIC, email_error, normalise_email
 from doorkeep.core.context import AppContext
 from doorkeep.core.emailpassword import ImportOk
 from doorkeep.core.idmapping import CreateMappingOk
-from doorkeep.core.metadata import MAX_METADATA_BYTES
+from doorkeep.core.metadata import InvalidMetadata, check_metadata_size
 from doorkeep.core.passwords import InvalidPasswordHash, validate_imported_hash
 from doorkeep.core.tenants import tenant_exists
 from doorkeep.storage import tables as t
@@ -194,11 +194,9 @@ class _Run:
             # As a metadata update would store it: a key set to null is no key.
             metadata = {k: v for k, v in record.metadata.items() if v is not None}
             try:
-                encoded = json.dumps(metadata, allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"metadata must be JSON: {exc}") from None
-            if len(encoded) > MAX_METADATA_BYTES:
-                raise ValueError("metadata is larger than 1 MiB")
+                check_metadata_size(metadata)
+            except InvalidMetadata as exc:
+                raise ValueError(str(exc)) from None
         tenant = record.tenant_id
         if tenant not in self.tenants:
             if not await tenant_exists(self.ctx, tenant):
