@@ -1,10 +1,12 @@
 """doorkeep beside the Python peers, in one run on this machine: session verification,
 sign-in and refresh (issue 8's performance table).
 
-- Session verification: the same JSON route `GET /me`, protected by doorkeep's
-  `verify_session()`, by fastapi-users (JWT strategy, `current_active_user`, SQLite)
-  and by piccolo_api's session auth (its middleware, SQLite), and unprotected as the
-  ceiling. One uvicorn worker each (uvloop, httptools), `wrk -c32` on loopback.
+- Session verification: the same JSON route `GET /me`, protected by doorkeep (as a
+  `verify_session()` dependency and as `await session_of(request)` in the route), by
+  fastapi-users (JWT strategy, `current_active_user`, SQLite) and by piccolo_api's
+  session auth (its middleware, SQLite); unprotected as the ceiling, and behind a
+  dependency that checks nothing (what FastAPI's `Depends` costs by itself). One
+  uvicorn worker each (uvloop, httptools), `wrk -c32` on loopback, alternating rounds.
 - Sign-in at 32 concurrent connections, each library with its default hashing, also
   against that hash's own limit (cores / verify time, measured here in this run).
   doorkeep's rate limits are switched off for this scenario (the others have none).
@@ -15,7 +17,7 @@ The peers live in their own virtualenv (`bench/.peers-venv`, versions pinned in
 `bench/peers/requirements.txt`), made on first run; they never enter doorkeep's
 dependencies.
 
-Run: python3 bench/bench_peers.py [--seconds 8] [--postgres postgresql://…/test]
+Run: python3 bench/bench_peers.py [--seconds 8] [--rounds 3] [--postgres postgresql://…/test]
 Needs wrk (Debian: apt-get install wrk).
 """
 
@@ -38,11 +40,14 @@ PYTHON = VENV / "bin" / "python"
 PASSWORD = "correct horse battery staple"
 EMAIL = "bench@example.com"
 APPS = {
-    "unprotected (ceiling)": "unprotected_app:app",
-    "doorkeep `verify_session()`": "doorkeep_app:app",
-    "fastapi-users `current_active_user`": "fastapi_users_app:app",
-    "piccolo_api `SessionsAuthBackend`": "piccolo_app:app",
+    "unprotected FastAPI route (ceiling)": "unprotected_app:app",
+    "FastAPI dependency that checks nothing (floor of any `Depends`)": "empty_dependency_app:app",
+    "doorkeep `Depends(verify_session())`": "doorkeep_app:app",
+    "doorkeep `await session_of(request)`": "doorkeep_direct_app:app",
+    "fastapi-users `current_active_user` (JWT strategy, SQLite)": "fastapi_users_app:app",
+    "piccolo_api `SessionsAuthBackend` (SQLite)": "piccolo_app:app",
 }
+SIGN_IN_APPS = ("doorkeep_app", "fastapi_users_app", "piccolo_app")
 
 
 def ensure_peers_venv() -> None:
@@ -95,9 +100,9 @@ def credentials(app: str, url: str) -> tuple[list[str], str, str]:
     import httpx
 
     name = app.split(":")[0]
-    if name == "unprotected_app":
+    if name in ("unprotected_app", "empty_dependency_app"):
         return [], "", ""
-    if name == "doorkeep_app":
+    if name.startswith("doorkeep"):
         form = {
             "formFields": [{"id": "email", "value": EMAIL}, {"id": "password", "value": PASSWORD}]
         }
@@ -213,6 +218,7 @@ async def refreshes_per_second(database_url: str, seconds: float, chains: int = 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="session-verification rounds")
     parser.add_argument("--postgres")
     args = parser.parse_args()
     ensure_peers_venv()
@@ -220,29 +226,41 @@ def main() -> None:
     verify_rows: list[str] = []
     sign_in_rows: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        ceiling = 0.0
-        for label, app in APPS.items():
-            process, url = start(app, Path(tmp))
-            try:
-                headers, body, content_type = credentials(app, url)
-                wrk(f"{url}/me", headers, 2)  # warm up
-                rate, p99 = wrk(f"{url}/me", headers, args.seconds)
-                ceiling = ceiling or rate
+        servers = {label: start(app, Path(tmp)) for label, app in APPS.items()}
+        try:
+            auth = {label: credentials(app, servers[label][1]) for label, app in APPS.items()}
+            # Every server is up at once but loaded one at a time, in alternating
+            # rounds: a noisy moment on this shared machine then hits one round only.
+            best: dict[str, tuple[float, float]] = {}
+            for _ in range(args.rounds):
+                for label in APPS:
+                    url = servers[label][1]
+                    wrk(f"{url}/me", auth[label][0], 1)  # warm up
+                    rate, p99 = wrk(f"{url}/me", auth[label][0], args.seconds)
+                    if rate > best.get(label, (0.0, 0.0))[0]:
+                        best[label] = (rate, p99)
+            ceiling = next(iter(best.values()))[0]
+            for label, (rate, p99) in best.items():
                 verify_rows.append(f"| {label} | {rate:,.0f} | {p99:.1f} | {rate / ceiling:.0%} |")
-                if body:
-                    path = {"doorkeep_app": "/auth/signin", "fastapi_users_app": "/auth/jwt/login"}
-                    login = url + path.get(app.split(":")[0], "/login")
-                    rate, p99 = wrk(login, [], args.seconds, body, content_type)
-                    verify = verify_seconds(label)
-                    limit = cores / verify
-                    sign_in_rows.append(
-                        f"| {label.split(' ')[0]} | {rate:,.1f} | {p99:,.0f} | {verify * 1000:.1f} "
-                        f"| {limit:,.1f} | {rate / limit:.0%} |"
-                    )
-            finally:
+            for label, app in APPS.items():
+                if app.split(":")[0] not in SIGN_IN_APPS:
+                    continue
+                url = servers[label][1]
+                _, body, content_type = auth[label]
+                path = {"doorkeep_app": "/auth/signin", "fastapi_users_app": "/auth/jwt/login"}
+                login = url + path.get(app.split(":")[0], "/login")
+                rate, p99 = wrk(login, [], args.seconds, body, content_type)
+                verify = verify_seconds(label)
+                limit = cores / verify
+                sign_in_rows.append(
+                    f"| {label.split(' ')[0]} | {rate:,.1f} | {p99:,.0f} | {verify * 1000:.1f} "
+                    f"| {limit:,.1f} | {rate / limit:.0%} |"
+                )
+        finally:
+            for process, _ in servers.values():
                 process.terminate()
                 process.wait(timeout=10)
-    print("Session verification (GET /me, one worker, wrk -c32)\n")
+    print(f"Session verification (GET /me, one worker, wrk -c32, best of {args.rounds})\n")
     print("| route | requests/s | p99 (ms) | vs unprotected |")
     print("|---|---:|---:|---:|")
     print("\n".join(verify_rows))

@@ -6,6 +6,10 @@ install(app, dk)
 @app.post("/change-password")
 async def change_password(session: Session = Depends(verify_session())):
     ...
+
+@app.get("/me")                      # the same check without a dependency layer
+async def me(request: Request):
+    session = await session_of(request)
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 
-from doorkeep.integrations.starlette import doorkeep_of, install
-from doorkeep.web.session_request import Session, SessionError, get_session
+from doorkeep.integrations.starlette import install, session_of
+from doorkeep.web.session_request import Session, SessionError
 
-__all__ = ["Session", "SessionError", "install", "verify_session"]
+__all__ = ["Session", "SessionError", "install", "session_of", "verify_session"]
 
 
 def verify_session(
@@ -25,6 +29,7 @@ def verify_session(
     session_required: bool = True,
     check_database: bool = False,
     anti_csrf_check: bool | None = None,
+    require_verified_email: bool | None = None,
 ) -> Callable[[Request], Awaitable[Session | None]]:
     """A dependency giving the request's Session (or None when not required and absent).
 
@@ -33,12 +38,12 @@ def verify_session(
     """
 
     async def dependency(request: Request) -> Session | None:
-        return await get_session(
-            doorkeep_of(request),
+        return await session_of(
             request,
             session_required=session_required,
             check_database=check_database,
             anti_csrf_check=anti_csrf_check,
+            require_verified_email=require_verified_email,
         )
 
     return dependency

@@ -58,35 +58,22 @@ class DoorkeepMiddleware:
         # Created now, not on demand: routers copy the scope, and every copy must
         # share this one object for its headers to reach the response.
         pending = scope[MUTATIONS_KEY] = ResponseMutations()
-        origin = self._allowed_origin(scope)
+        origin = self._allowed_origin(scope) if self.cors_origin is not None else None
         if origin is not None and scope["method"] == "OPTIONS":
             await _preflight(origin, send)
             return
-        path = scope["path"]
-        target: ASGIApp = self.app
-        if dk.pages is not None and dk.pages.handles(path):
-            target = dk.pages
-        elif dk.web.handles(path):
-            target = dk.web
         started = False
 
         async def send_with_session_headers(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
-            if message["type"] == "http.response.start" and (pending.headers or origin):
-                headers = list(message.get("headers", []))
-                headers += [(n.encode(), v.encode()) for n, v in pending.headers]
-                if origin is not None:
-                    headers += [
-                        (b"access-control-allow-origin", origin.encode()),
-                        (b"access-control-allow-credentials", b"true"),
-                        (b"vary", b"Origin"),
-                    ]
-                message = {**message, "headers": headers}
+            if message["type"] == "http.response.start":
+                started = True
+                if pending.headers or origin is not None:
+                    message = _with_headers(message, pending, origin)
             await send(message)
 
         try:
-            await target(scope, receive, send_with_session_headers)
+            await self._target(scope["path"])(scope, receive, send_with_session_headers)
         except Exception as exc:
             # A lost database is a 503 the client may retry, not a 500; the pool
             # replaces dead connections, so the next request recovers on its own.
@@ -100,14 +87,33 @@ class DoorkeepMiddleware:
             )
             await response(scope, receive, send)
 
+    def _target(self, path: str) -> ASGIApp:
+        """The pages, the FDI, or the application, by path."""
+        dk = self.dk
+        if dk.pages is not None and dk.pages.handles(path):
+            return dk.pages
+        if dk.web.handles(path):
+            return dk.web
+        return self.app
+
     def _allowed_origin(self, scope: Scope) -> str | None:
-        if self.cors_origin is None:
-            return None
         for name, value in scope["headers"]:
             if name == b"origin":
                 origin = value.decode("latin-1")
                 return origin if origin == self.cors_origin else None
         return None
+
+
+def _with_headers(message: Message, pending: ResponseMutations, origin: str | None) -> Message:
+    headers = list(message.get("headers", []))
+    headers += [(n.encode(), v.encode()) for n, v in pending.headers]
+    if origin is not None:
+        headers += [
+            (b"access-control-allow-origin", origin.encode()),
+            (b"access-control-allow-credentials", b"true"),
+            (b"vary", b"Origin"),
+        ]
+    return {**message, "headers": headers}
 
 
 async def _preflight(origin: str, send: Send) -> None:
@@ -150,6 +156,30 @@ async def session_error_handler(request: Request, exc: Exception) -> Response:
     return session_error_response(request, exc)
 
 
+async def session_of(
+    conn: HTTPConnection,
+    *,
+    session_required: bool = True,
+    check_database: bool = False,
+    anti_csrf_check: bool | None = None,
+    require_verified_email: bool | None = None,
+) -> Session | None:
+    """The request's session, from inside any endpoint: `await session_of(request)`.
+
+    Failures raise SessionError, which `install()`'s handler turns into the 401/403
+    answers the SuperTokens frontend SDK understands. Skipping a dependency layer
+    makes this the cheapest way to protect a FastAPI route.
+    """
+    return await get_session(
+        doorkeep_of(conn),
+        conn,
+        session_required=session_required,
+        check_database=check_database,
+        anti_csrf_check=anti_csrf_check,
+        require_verified_email=require_verified_email,
+    )
+
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -158,6 +188,7 @@ def requires_session(
     session_required: bool = True,
     check_database: bool = False,
     anti_csrf_check: bool | None = None,
+    require_verified_email: bool | None = None,
 ) -> Callable[[Endpoint], Endpoint]:
     """Protect a Starlette endpoint; the session is at `request.state.session`."""
 
@@ -165,12 +196,12 @@ def requires_session(
         @functools.wraps(endpoint)
         async def wrapper(request: Request) -> Response:
             try:
-                session: Session | None = await get_session(
-                    doorkeep_of(request),
+                session = await session_of(
                     request,
                     session_required=session_required,
                     check_database=check_database,
                     anti_csrf_check=anti_csrf_check,
+                    require_verified_email=require_verified_email,
                 )
             except SessionError as exc:
                 return session_error_response(request, exc)

@@ -181,23 +181,24 @@ async def get_session(
             raise SessionError.unauthorised(clear_tokens=False)
         return None
     token, mode = found
-    do_csrf = (
-        anti_csrf_check
-        if anti_csrf_check is not None
-        else conn.scope.get("method") not in SAFE_METHODS
-    )
     csrf_mode = dk.web.anti_csrf
-    if (
+    check_csrf = (
         mode == "cookie"
-        and do_csrf
-        and csrf_mode == "VIA_CUSTOM_HEADER"
-        and "rid" not in conn.headers
-    ):
+        and csrf_mode != "NONE"
+        and (
+            anti_csrf_check
+            if anti_csrf_check is not None
+            else conn.scope.get("method") not in SAFE_METHODS
+        )
+    )
+    if check_csrf and csrf_mode == "VIA_CUSTOM_HEADER" and "rid" not in conn.headers:
         raise SessionError.try_refresh()
+    # Headers are read only when a check needs them: this runs on every protected request.
+    via_token = check_csrf and csrf_mode == "VIA_TOKEN"
     result = await dk.session.get_session(
         token,
-        anti_csrf_token=conn.headers.get(ANTI_CSRF_HEADER),
-        anti_csrf_check=mode == "cookie" and do_csrf and csrf_mode == "VIA_TOKEN",
+        anti_csrf_token=conn.headers.get(ANTI_CSRF_HEADER) if via_token else None,
+        anti_csrf_check=via_token,
         check_database=check_database,
     )
     if isinstance(result, TryRefreshTokenError):

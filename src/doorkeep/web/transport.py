@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from starlette.requests import HTTPConnection
@@ -99,11 +98,16 @@ def front_token(user_id: str, access_token_expiry_ms: int, claims: Mapping[str, 
     ).decode()
 
 
-@dataclass
 class ResponseMutations:
-    """Headers and cookies to add to whatever response a request ends with."""
+    """Headers and cookies to add to whatever response a request ends with.
 
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    A plain slotted class: one is made for every request the middleware sees.
+    """
+
+    __slots__ = ("headers",)
+
+    def __init__(self) -> None:
+        self.headers: list[tuple[str, str]] = []
 
     def set_header(self, name: str, value: str) -> None:
         self.headers = [(n, v) for n, v in self.headers if n != name]
