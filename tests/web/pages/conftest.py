@@ -22,7 +22,14 @@ from doorkeep.recipes.emailverification import EmailVerificationConfig
 from doorkeep.testing import SmtpSink, email_text, free_port, serve_in_thread
 from doorkeep.web.server import create_app
 
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+_ROOT = Path(__file__).resolve().parents[3]
+# The README's screenshots change only on request (DOORKEEP_UPDATE_SCREENSHOTS=1):
+# an ordinary test run writes its own copies under build/, leaving the tree clean.
+SCREENSHOTS = (
+    _ROOT / "docs" / "screenshots"
+    if os.environ.get("DOORKEEP_UPDATE_SCREENSHOTS") == "1"
+    else _ROOT / "build" / "screenshots"
+)
 VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -101,7 +108,7 @@ def token_of(link: str) -> str:
 
 
 def screenshot(page: Any, name: str) -> None:
-    """Save the page at its current viewport size into docs/screenshots."""
+    """Save the page at its current viewport size into SCREENSHOTS."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     size = page.viewport_size
     page.screenshot(path=str(SCREENSHOTS / f"{name}-{size['width']}x{size['height']}.png"))
