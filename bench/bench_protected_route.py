@@ -94,6 +94,7 @@ def main() -> None:
                 "unprotected, doorkeep middleware": (f"{url}/unprotected", None),
                 "FastAPI route with an empty dependency": (f"{url}/empty-dependency", None),
                 "protected by doorkeep verify_session()": (f"{url}/protected", token),
+                "protected by doorkeep session_of(request)": (f"{url}/direct", token),
                 "protected by a PyJWT decode per request": (f"{url}/pyjwt", token),
             }
             best = {name: 0.0 for name in routes}

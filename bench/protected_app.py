@@ -1,7 +1,8 @@
 """The applications `bench_protected_route.py` loads into uvicorn.
 
 `app`: FastAPI with doorkeep installed; `/unprotected`, `/protected` (doorkeep's
-`verify_session()`), `/pyjwt` (the same check written with PyJWT's `jwt.decode`).
+`verify_session()`), `/direct` (`await session_of(request)` in the route), `/pyjwt`
+(the same check written with PyJWT's `jwt.decode`).
 `bare_app`: the same unprotected route with no doorkeep at all (the ceiling).
 The database is the SQLite file named by DOORKEEP_DATABASE_URL.
 """
@@ -12,7 +13,7 @@ import jwt
 from fastapi import Depends, FastAPI, HTTPException, Request
 
 from doorkeep import Doorkeep, Settings
-from doorkeep.integrations.fastapi import Session, install, verify_session
+from doorkeep.integrations.fastapi import Session, install, session_of, verify_session
 
 dk = Doorkeep(Settings.from_env())
 app = FastAPI()
@@ -26,6 +27,13 @@ async def unprotected() -> dict[str, object]:
 
 @app.get("/protected")
 async def protected(session: Session = Depends(verify_session())) -> dict[str, object]:
+    return {"ok": True, "user": session.user_id}
+
+
+@app.get("/direct")
+async def direct(request: Request) -> dict[str, object]:
+    session = await session_of(request)
+    assert session is not None
     return {"ok": True, "user": session.user_id}
 
 

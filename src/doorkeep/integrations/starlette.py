@@ -46,6 +46,13 @@ class DoorkeepMiddleware:
         self.app = app
         self.dk = dk
         self.cors_origin = dk.settings.website_domain.rstrip("/") if cors else None
+        # Most requests are the application's own: one startswith sends them past
+        # the pages' and the FDI's own path checks.
+        settings = dk.settings
+        self._doorkeep_prefixes = (
+            settings.api_base_path.rstrip("/"),
+            settings.website_base_path.rstrip("/"),
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,6 +96,8 @@ class DoorkeepMiddleware:
 
     def _target(self, path: str) -> ASGIApp:
         """The pages, the FDI, or the application, by path."""
+        if not path.startswith(self._doorkeep_prefixes):
+            return self.app
         dk = self.dk
         if dk.pages is not None and dk.pages.handles(path):
             return dk.pages
