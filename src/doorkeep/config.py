@@ -50,6 +50,9 @@ class Settings:
     login_identifier: LoginIdentifier = "email"  # "username": username + optional email (seed 004)
     change_password_revoke: RevokeOnChange = "all"  # which sessions a password change ends
     change_email_verify: bool = True  # the new address must be verified before it is used
+    # A session signed in longer ago than this needs the current password to change
+    # the email (a stolen session must not take over the account's recovery address).
+    change_email_fresh_seconds: int = 300
     notify_password_change: bool = False  # email the account when its password changes
     notify_email_change: bool = False  # email the old address when the email changes
 

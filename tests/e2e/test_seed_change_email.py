@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -112,3 +113,92 @@ def test_change_email_without_verification(database_url: str, smtp: SmtpSink) ->
             "status": "OK",
             "isVerified": False,
         }
+
+
+def test_a_session_that_is_not_fresh_needs_the_current_password(
+    database_url: str, smtp: SmtpSink
+) -> None:
+    """Checklist item 21: a stolen session alone cannot move the account's recovery address."""
+    settings = Settings(
+        database_url=database_url,
+        smtp_url=smtp.url,
+        change_email_verify=False,
+        change_email_fresh_seconds=1,
+    )
+    with (
+        serve_in_thread(create_app(Doorkeep(settings))) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        ada = client.post("/auth/signup", json=fields(email="ada@example.com", password=PASSWORD))
+        time.sleep(1.2)  # the sign-in is now older than the window
+        # A refresh rotates the tokens but does not make the sign-in fresh again.
+        refreshed = client.post(
+            "/auth/session/refresh",
+            headers={"authorization": f"Bearer {ada.headers['st-refresh-token']}"},
+        )
+        assert refreshed.status_code == 200
+        auth = {"authorization": f"Bearer {refreshed.headers['st-access-token']}"}
+        change = "/auth/user/email/change"
+
+        missing = client.post(change, json={"email": "mallory@example.com"}, headers=auth)
+        assert missing.json() == {
+            "status": "FIELD_ERROR",
+            "formFields": [
+                {
+                    "id": "password",
+                    "error": "Please enter your current password to change your email.",
+                }
+            ],
+        }
+        wrong = client.post(
+            change, json={"email": "mallory@example.com", "password": "guess 1"}, headers=auth
+        )
+        assert wrong.json() == {"status": "WRONG_CREDENTIALS_ERROR"}
+        not_a_string = client.post(
+            change, json={"email": "mallory@example.com", "password": 12345}, headers=auth
+        )
+        assert not_a_string.json()["status"] == "FIELD_ERROR"
+        # Nothing changed: the old address still signs in, the new one does not exist.
+        assert signs_in(client, "ada@example.com") and not signs_in(client, "mallory@example.com")
+
+        right = client.post(
+            change, json={"email": "ada@new.example.com", "password": PASSWORD}, headers=auth
+        )
+        assert right.json() == {"status": "OK"}
+        assert signs_in(client, "ada@new.example.com")
+
+
+def test_password_guesses_on_change_email_share_the_change_password_budget(
+    database_url: str,
+) -> None:
+    settings = Settings(database_url=database_url, change_email_fresh_seconds=0)
+    with (
+        serve_in_thread(create_app(Doorkeep(settings))) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        ada = client.post("/auth/signup", json=fields(email="ada@example.com", password=PASSWORD))
+        auth = {"authorization": f"Bearer {ada.headers['st-access-token']}"}
+        # Fresh or not, a window of 0 always asks for the password.
+        for guess in range(3):
+            answer = client.post(
+                "/auth/user/email/change",
+                json={"email": "mallory@example.com", "password": f"guess {guess}"},
+                headers=auth,
+            )
+            assert answer.json() == {"status": "WRONG_CREDENTIALS_ERROR"}
+        for guess in range(2):
+            answer = client.post(
+                "/auth/user/password/change",
+                json={"oldPassword": f"guess {guess}", "newPassword": "a brand new passphrase"},
+                headers=auth,
+            )
+            assert answer.json() == {"status": "WRONG_CREDENTIALS_ERROR"}
+        # Five wrong guesses across the two endpoints: even the right password now waits.
+        limited = client.post(
+            "/auth/user/email/change",
+            json={"email": "ada@new.example.com", "password": PASSWORD},
+            headers=auth,
+        )
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+        assert limited.json()["status"] == "TOO_MANY_ATTEMPTS_ERROR"
+        assert signs_in(client, "ada@example.com")

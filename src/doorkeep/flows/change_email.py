@@ -3,8 +3,10 @@
 With verification (the default), the new address gets a verification link and
 the account switches to it only when that link is used; the old address keeps
 working until then. Without, the change is immediate and the new address starts
-unverified. Either way the change needs a session, the new address must be free
-in every tenant of the user, and outstanding links for the old address are retired.
+unverified. Either way the change needs a session signed in within
+`change_email_fresh_seconds` or the current password (checklist item 21), the new
+address must be free in every tenant of the user, and outstanding links for the
+old address are retired.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from doorkeep.core.common import FieldError, Status, email_error, normalise_email
-from doorkeep.core.emailpassword import EmailAlreadyExistsError
+from doorkeep.core.common import FieldError, Status, email_error, normalise_email, now_ms
+from doorkeep.core.emailpassword import EmailAlreadyExistsError, WrongCredentialsError
 from doorkeep.core.emailverification import EmailVerified, InvalidVerificationTokenError
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailUser, NoticeEmail
+from doorkeep.flows.change_password import TooManyAttemptsError
+from doorkeep.ratelimit import counter_key
 from doorkeep.recipes.apis import APIOptions, GeneralError
 from doorkeep.recipes.base import UserContext
 
@@ -41,12 +45,16 @@ class EmailChangeNotAllowedError(Status):
     reason: str
 
 
+ReauthenticationError = FieldError | WrongCredentialsError | TooManyAttemptsError
+
 ChangeEmailResult = (
     EmailChanged
     | VerificationSent
     | EmailAlreadyExistsError
     | FieldError
     | EmailChangeNotAllowedError
+    | WrongCredentialsError
+    | TooManyAttemptsError
 )
 
 
@@ -60,8 +68,12 @@ class ChangeEmail:
         new_email: object,
         *,
         tenant_id: str,
+        session_handle: str | None,
+        password: object = None,
         user_context: UserContext | None = None,
     ) -> ChangeEmailResult:
+        """`session_handle` is the caller's session (None: no session, so the password
+        is needed); `password` the current one, needed when that session is not fresh."""
         ctx = {} if user_context is None else user_context
         if (message := email_error(new_email)) is not None:
             return FieldError.one("email", message)
@@ -73,6 +85,9 @@ class ChangeEmail:
             return EmailChangeNotAllowedError("This account does not sign in with an email.")
         if email == current:
             return EmailChanged(email)
+        refused = await self.reauthenticate(user, session_handle, password, tenant_id, ctx)
+        if refused is not None:
+            return refused
         if (
             not self.dk.settings.change_email_verify
             or await self.dk.emailverification.functions.is_email_verified(user_id, email, ctx)
@@ -82,6 +97,41 @@ class ChangeEmail:
             return EmailAlreadyExistsError()
         await self.dk.emailverification.send_verification_email(user_id, email, tenant_id, ctx)
         return VerificationSent()
+
+    async def reauthenticate(
+        self,
+        user: User,
+        session_handle: str | None,
+        password: object,
+        tenant_id: str,
+        user_context: UserContext,
+    ) -> ReauthenticationError | None:
+        """None when the session signed in recently or `password` is the current one.
+
+        Wrong guesses count against the same per-user budget as change password, so
+        the two forms together cannot be used to guess faster.
+        """
+        window_ms = self.dk.settings.change_email_fresh_seconds * 1000
+        if session_handle is not None and window_ms > 0:
+            functions = self.dk.session.functions
+            record = await functions.get_session_information(session_handle, user_context)
+            if record is not None and now_ms() - record.time_created <= window_ms:
+                return None
+        if not isinstance(password, str) or not password:
+            message = "Please enter your current password to change your email."
+            return FieldError.one("password", message)
+        attempts = counter_key("change-password", user.id)
+        wait = await self.dk.limiter.attempt(
+            (attempts, self.dk.rate_limits.change_password_per_user)
+        )
+        if wait is not None:
+            return TooManyAttemptsError(int(wait) + 1)
+        identifier = user.password_login_identifier
+        check = self.dk.change_password.check_current_password
+        if identifier is None or not await check(identifier, password, tenant_id, user_context):
+            return WrongCredentialsError()
+        await self.dk.limiter.succeeded(attempts)
+        return None
 
     async def is_taken(self, user: User, email: str) -> bool:
         """Held by another user in any tenant this user belongs to."""

@@ -18,7 +18,7 @@ from starlette.routing import Route, Router
 from doorkeep.core.common import FieldError, Status
 from doorkeep.core.emailverification import EmailVerified
 from doorkeep.flows.change_email import EmailChanged
-from doorkeep.flows.change_password import PasswordChanged, TooManyAttemptsError
+from doorkeep.flows.change_password import PasswordChanged
 from doorkeep.ratelimit import Limit, RateLimitConfig, counter_key
 from doorkeep.recipes.apis import APIOptions, TemporaryFailure
 from doorkeep.recipes.base import apply_override
@@ -311,12 +311,6 @@ class FrontendApi:
             if result.current_session_revoked:
                 self.transport.clear(mutations_of(request), session.mode)
             return JSONResponse({"status": "OK"})
-        if isinstance(result, TooManyAttemptsError):
-            return JSONResponse(
-                {"status": result.status, "message": "Too many attempts. Try again later."},
-                status_code=429,
-                headers={"retry-after": str(result.retry_after)},
-            )
         return status_json(result)
 
     async def change_email(self, request: Request) -> Response:
@@ -326,7 +320,11 @@ class FrontendApi:
         if not isinstance(body, dict) or "email" not in body:
             raise BadRequest('Please provide the new email as {"email": ...}')
         result = await self.dk.change_email.change_email(
-            session.user_id, body["email"], tenant_id=session.tenant_id
+            session.user_id,
+            body["email"],
+            tenant_id=session.tenant_id,
+            session_handle=session.handle,
+            password=body.get("password"),
         )
         await self.after_email_change(session, result)
         return status_json(result)

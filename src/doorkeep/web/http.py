@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 
 from doorkeep.core.common import PUBLIC, FieldError, Status
 from doorkeep.core.users import User
+from doorkeep.flows.change_password import TooManyAttemptsError
 from doorkeep.recipes.apis import GeneralError
 from doorkeep.recipes.emailpassword.forms import BadRequest
 
@@ -62,6 +63,12 @@ async def read_json(request: Request) -> Any:
 
 
 def status_json(result: Status) -> JSONResponse:
+    if isinstance(result, TooManyAttemptsError):
+        return JSONResponse(
+            {"status": result.status, "message": "Too many attempts. Try again later."},
+            status_code=429,
+            headers={"retry-after": str(result.retry_after)},
+        )
     body: dict[str, Any] = {"status": result.status}
     if isinstance(result, FieldError):
         body["formFields"] = result.to_json()

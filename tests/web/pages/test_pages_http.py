@@ -90,6 +90,32 @@ def test_a_form_token_is_bound_to_the_session_it_was_rendered_for(
     assert changed.status_code == 200 and "We sent a link" in changed.json()["notice"]
 
 
+def test_changing_email_from_a_stale_session_asks_for_the_current_password(
+    tmp_path: Path,
+) -> None:
+    with (
+        serve(tmp_path, change_email_fresh_seconds=0, change_email_verify=False) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        assert sign_up(client).status_code == 303
+        page = client.get("/auth/change-email")
+        assert 'name="current_password"' in page.text and "Needed to change your email" in page.text
+        json = {"accept": "application/json"}
+        form = {"csrf_token": csrf_token(client, "/auth/change-email"), "email": "new@example.com"}
+        missing = client.post("/auth/change-email", data=form, headers=json)
+        assert missing.status_code == 400
+        assert "current password" in missing.json()["errors"]["current_password"]
+        wrong = client.post(
+            "/auth/change-email", data={**form, "current_password": "not it"}, headers=json
+        )
+        assert wrong.status_code == 400
+        assert wrong.json()["errors"] == {"current_password": "Your current password is not right."}
+        assert user_count(client, "ada@example.com") and not user_count(client, "new@example.com")
+        right = client.post("/auth/change-email", data={**form, "current_password": PASSWORD})
+        assert right.status_code == 303 and "notice=email-changed" in right.headers["location"]
+        assert user_count(client, "new@example.com") and not user_count(client, "ada@example.com")
+
+
 def test_a_cross_site_post_is_refused_even_with_a_token(client: httpx.Client) -> None:
     token = csrf_token(client, "/auth/register")
     form = {"csrf_token": token, "email": "eve@example.com", "password": PASSWORD}

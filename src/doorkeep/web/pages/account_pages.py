@@ -87,17 +87,30 @@ async def change_password(page: PageRequest) -> Outcome:
     return Render("change_password.html", errors=errors, status_code=400)
 
 
-async def change_email_form(page: PageRequest) -> Outcome:
+async def change_email_context(page: PageRequest) -> dict[str, object]:
     user = await page.dk.get_user(signed_in(page).user_id)
-    return Render("change_email.html", {"current_email": user and user.password_login_email})
+    fresh = page.dk.settings.change_email_fresh_seconds
+    password_hint = (
+        f"Needed when you signed in more than {max(1, fresh // 60)} minutes ago."
+        if fresh > 0
+        else "Needed to change your email."
+    )
+    return {"current_email": user and user.password_login_email, "password_hint": password_hint}
+
+
+async def change_email_form(page: PageRequest) -> Outcome:
+    return Render("change_email.html", await change_email_context(page))
 
 
 async def change_email(page: PageRequest) -> Outcome:
     dk, session = page.dk, signed_in(page)
-    user = await dk.get_user(session.user_id)
-    context = {"current_email": user and user.password_login_email, "values": page.form}
+    context = {**await change_email_context(page), "values": page.form}
     result = await dk.change_email.change_email(
-        session.user_id, page.value("email"), tenant_id=session.tenant_id
+        session.user_id,
+        page.value("email"),
+        tenant_id=session.tenant_id,
+        session_handle=session.handle,
+        password=page.value("current_password") or None,
     )
     await dk.web.after_email_change(session, result)
     if isinstance(result, EmailChanged):
@@ -108,10 +121,15 @@ async def change_email(page: PageRequest) -> Outcome:
             "it; until then, keep using the current one."
         )
         return Render("change_email.html", context, notice=notice)
+    if isinstance(result, TooManyAttemptsError):
+        return too_many("change_email.html", result.retry_after, context)
+    errors: dict[str, str] | None = None
     if isinstance(result, EmailAlreadyExistsError):
         errors = {"email": "This email is already used by another account."}
-        return Render("change_email.html", context, errors=errors, status_code=400)
-    if isinstance(result, EmailChangeNotAllowedError):
+    elif isinstance(result, WrongCredentialsError):
+        errors = {"current_password": "Your current password is not right."}
+    elif isinstance(result, EmailChangeNotAllowedError):
         return Render("change_email.html", context, message=result.reason, status_code=400)
-    assert isinstance(result, FieldError)
-    return Render("change_email.html", context, errors=field_errors(result), status_code=400)
+    else:
+        errors = field_errors(result, {"password": "current_password"})
+    return Render("change_email.html", context, errors=errors, status_code=400)
