@@ -229,6 +229,12 @@ def main() -> None:
         servers = {label: start(app, Path(tmp)) for label, app in APPS.items()}
         try:
             auth = {label: credentials(app, servers[label][1]) for label, app in APPS.items()}
+            # The unprotected routes get doorkeep's token header too (and ignore it), so
+            # every row parses a request of about the same size.
+            doorkeep_headers = auth["doorkeep `Depends(verify_session())`"][0]
+            for label, (headers, body, content_type) in auth.items():
+                if not headers:
+                    auth[label] = (doorkeep_headers, body, content_type)
             # Every server is up at once but loaded one at a time, in alternating
             # rounds: a noisy moment on this shared machine then hits one round only.
             best: dict[str, tuple[float, float]] = {}
