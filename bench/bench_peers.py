@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from uvicorn_process import start_uvicorn
+
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".peers-venv"
 PYTHON = VENV / "bin" / "python"
@@ -66,11 +68,6 @@ def ensure_peers_venv() -> None:
 
 
 def start(app: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import httpx
-
-    from doorkeep.testing import free_port
-
-    port = free_port()
     name = app.split(":")[0]
     env = {
         **os.environ,
@@ -81,18 +78,7 @@ def start(app: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     }
     if name == "piccolo_app":
         subprocess.run([str(PYTHON), str(HERE / "peers" / "piccolo_setup.py")], env=env, check=True)
-    command = [str(PYTHON), "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
-    process = subprocess.Popen(command, env=env)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            httpx.get(f"{url}/me", timeout=1)
-            return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{app} did not start")
+    return start_uvicorn(app, env, "/me", python=str(PYTHON))
 
 
 def credentials(app: str, url: str) -> tuple[list[str], str, str]:

@@ -13,14 +13,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
-from doorkeep.testing import free_port
+from uvicorn_process import start_uvicorn
 
 HERE = Path(__file__).parent
 SIGN_UP = {
@@ -32,35 +30,8 @@ SIGN_UP = {
 
 
 def start_server(app: str, database_url: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
     env = {**os.environ, "DOORKEEP_DATABASE_URL": database_url, "PYTHONPATH": str(HERE)}
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    server = subprocess.Popen(command, env=env)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(f"{url}/unprotected", timeout=1)
-            return server, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.kill()
-    raise RuntimeError(f"{app} did not start")
+    return start_uvicorn(app, env, "/unprotected")
 
 
 def wrk(url: str, seconds: float, token: str | None) -> float:

@@ -20,7 +20,6 @@ from doorkeep.core.emailverification import EmailVerified, InvalidVerificationTo
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailUser, NoticeEmail
 from doorkeep.flows.change_password import TooManyAttemptsError
-from doorkeep.ratelimit import counter_key
 from doorkeep.recipes.apis import APIOptions, GeneralError
 from doorkeep.recipes.base import UserContext
 
@@ -106,11 +105,8 @@ class ChangeEmail:
         tenant_id: str,
         user_context: UserContext,
     ) -> ReauthenticationError | None:
-        """None when the session signed in recently or `password` is the current one.
-
-        Wrong guesses count against the same per-user budget as change password, so
-        the two forms together cannot be used to guess faster.
-        """
+        """None when the session signed in recently or `password` is the current one
+        (guesses share change password's budget, so two forms do not guess faster)."""
         window_ms = self.dk.settings.change_email_fresh_seconds * 1000
         if session_handle is not None and window_ms > 0:
             functions = self.dk.session.functions
@@ -120,18 +116,9 @@ class ChangeEmail:
         if not isinstance(password, str) or not password:
             message = "Please enter your current password to change your email."
             return FieldError.one("password", message)
-        attempts = counter_key("change-password", user.id)
-        wait = await self.dk.limiter.attempt(
-            (attempts, self.dk.rate_limits.change_password_per_user)
+        return await self.dk.change_password.confirm_current_password(
+            user.id, user.password_login_identifier, password, tenant_id, user_context
         )
-        if wait is not None:
-            return TooManyAttemptsError(int(wait) + 1)
-        identifier = user.password_login_identifier
-        check = self.dk.change_password.check_current_password
-        if identifier is None or not await check(identifier, password, tenant_id, user_context):
-            return WrongCredentialsError()
-        await self.dk.limiter.succeeded(attempts)
-        return None
 
     async def is_taken(self, user: User, email: str) -> bool:
         """Held by another user in any tenant this user belongs to."""

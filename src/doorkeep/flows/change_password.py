@@ -56,23 +56,13 @@ class ChangePassword:
         problem = await self.validate(old_password, new_password, confirm_new_password, tenant_id)
         if problem is not None:
             return problem
-        # Counted before the check, so parallel guesses cannot get past the limit.
-        attempts = counter_key("change-password", user_id)
-        wait = await self.dk.limiter.attempt(
-            (attempts, self.dk.rate_limits.change_password_per_user)
-        )
-        if wait is not None:
-            return TooManyAttemptsError(int(wait) + 1)
         assert isinstance(old_password, str) and isinstance(new_password, str)
         user = await self.dk.emailpassword.functions.get_user_by_id(user_id, ctx)
         email = None if user is None else user.password_login_identifier
-        if (
-            user is None
-            or email is None
-            or not await self.check_current_password(email, old_password, tenant_id, ctx)
-        ):
-            return WrongCredentialsError()
-        await self.dk.limiter.succeeded(attempts)
+        refused = await self.confirm_current_password(user_id, email, old_password, tenant_id, ctx)
+        if refused is not None:
+            return refused
+        assert user is not None and email is not None
         updated = await self.dk.emailpassword.functions.update_email_or_password(
             user_id, None, new_password, True, tenant_id, ctx
         )
@@ -99,6 +89,30 @@ class ChangePassword:
             return FieldError.one("confirmNewPassword", "Passwords do not match.")
         if new_password == old_password:
             return FieldError.one("newPassword", "The new password must differ from the old one.")
+        return None
+
+    async def confirm_current_password(
+        self,
+        user_id: str,
+        identifier: str | None,
+        password: str,
+        tenant_id: str,
+        user_context: UserContext,
+    ) -> WrongCredentialsError | TooManyAttemptsError | None:
+        """None when `password` is the user's current one. Every form that asks for it
+        (change password, change email) draws on one per-user budget of guesses."""
+        # Counted before the check, so parallel guesses cannot get past the limit.
+        attempts = counter_key("change-password", user_id)
+        wait = await self.dk.limiter.attempt(
+            (attempts, self.dk.rate_limits.change_password_per_user)
+        )
+        if wait is not None:
+            return TooManyAttemptsError(int(wait) + 1)
+        if identifier is None or not await self.check_current_password(
+            identifier, password, tenant_id, user_context
+        ):
+            return WrongCredentialsError()
+        await self.dk.limiter.succeeded(attempts)
         return None
 
     async def check_current_password(

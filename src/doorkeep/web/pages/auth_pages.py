@@ -180,12 +180,17 @@ async def forgot_password(page: PageRequest) -> Outcome:
     return Render("forgot_password.html", notice=notice)
 
 
-async def reset_password_form(page: PageRequest) -> Outcome:
+def link_form(page: PageRequest, template: str, invalid_message: str) -> Render:
+    """The page a mailed link opens: its token in a form, or an error without one."""
     token = page.request.query_params.get("token", "")
     context = {"token": token, "tenant_id": tenant_from_query(page)}
     if not token:
-        return Render("reset_password.html", context, message=INVALID_RESET_LINK, status_code=400)
-    return Render("reset_password.html", context)
+        return Render(template, context, message=invalid_message, status_code=400)
+    return Render(template, context)
+
+
+async def reset_password_form(page: PageRequest) -> Outcome:
+    return link_form(page, "reset_password.html", INVALID_RESET_LINK)
 
 
 async def reset_password(page: PageRequest) -> Outcome:
@@ -226,11 +231,7 @@ async def reset_password(page: PageRequest) -> Outcome:
 async def verify_email_form(page: PageRequest) -> Outcome:
     """The link from the email: a button that posts the token, since a mail scanner
     that fetches every link must not use the token up."""
-    token = page.request.query_params.get("token", "")
-    context = {"token": token, "tenant_id": tenant_from_query(page)}
-    if not token:
-        return Render("verify_email.html", context, message=INVALID_VERIFY_LINK, status_code=400)
-    return Render("verify_email.html", context)
+    return link_form(page, "verify_email.html", INVALID_VERIFY_LINK)
 
 
 async def verify_email(page: PageRequest) -> Outcome:
