@@ -8,7 +8,8 @@ sign-in and refresh (issue 8's performance table).
   dependency that checks nothing (what FastAPI's `Depends` costs by itself). One
   uvicorn worker each (uvloop, httptools), `wrk -c32` on loopback, alternating rounds.
 - Sign-in at 32 concurrent connections, each library with its default hashing, also
-  against that hash's own limit (cores / verify time, measured here in this run).
+  against that hash's own limit (cores / verify time, measured beside each round; the
+  round with the median ratio is shown).
   doorkeep's rate limits are switched off for this scenario (the others have none).
 - Refresh: doorkeep only (fastapi-users' JWT strategy and piccolo's sessions have no
   refresh token); chains of real refreshes over HTTP, each with its own token.
@@ -170,6 +171,23 @@ def verify_seconds(library: str, samples: int = 10) -> float:
     return statistics.median(times)
 
 
+def sign_in_rounds(
+    label: str, login: str, body: str, content_type: str, args: argparse.Namespace
+) -> tuple[float, float, float]:
+    """Sign-ins/s, p99 and the verify time of the round with the median ratio to the
+    hash limit. Each round times one verification right before and right after its load
+    and keeps the faster: a busy moment on this shared machine then skews one round's
+    pair together instead of the rate alone."""
+    results = []
+    for _ in range(args.rounds):
+        before = verify_seconds(label)
+        rate, p99 = wrk(login, [], args.seconds, body, content_type)
+        verify = min(before, verify_seconds(label))
+        results.append((rate * verify, rate, p99, verify))
+    _, rate, p99, verify = sorted(results)[len(results) // 2]
+    return rate, p99, verify
+
+
 async def refreshes_per_second(database_url: str, seconds: float, chains: int = 16) -> float:
     import httpx
 
@@ -204,7 +222,7 @@ async def refreshes_per_second(database_url: str, seconds: float, chains: int = 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3, help="session-verification rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each scenario")
     parser.add_argument("--postgres")
     args = parser.parse_args()
     ensure_peers_venv()
@@ -241,8 +259,7 @@ def main() -> None:
                 _, body, content_type = auth[label]
                 path = {"doorkeep_app": "/auth/signin", "fastapi_users_app": "/auth/jwt/login"}
                 login = url + path.get(app.split(":")[0], "/login")
-                rate, p99 = wrk(login, [], args.seconds, body, content_type)
-                verify = verify_seconds(label)
+                rate, p99, verify = sign_in_rounds(label, login, body, content_type, args)
                 limit = cores / verify
                 sign_in_rows.append(
                     f"| {label.split(' ')[0]} | {rate:,.1f} | {p99:,.0f} | {verify * 1000:.1f} "

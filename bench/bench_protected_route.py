@@ -1,6 +1,7 @@
 """Requests/s of a FastAPI route protected by doorkeep's verify_session(), against the
 same route unprotected, on one uvicorn worker (uvloop + httptools), loaded by wrk
-on loopback. Every row is measured in the same run, alternating, best of `--rounds`.
+on loopback. Every row is its own uvicorn process serving one route (see
+protected_app.py), measured in the same run, alternating, best of `--rounds`.
 
 Run: .venv/bin/python bench/bench_protected_route.py [--seconds 8] [--rounds 2]
 Needs wrk (Debian: apt-get install wrk).
@@ -31,7 +32,7 @@ SIGN_UP = {
 
 def start_server(app: str, database_url: str) -> tuple[subprocess.Popen[bytes], str]:
     env = {**os.environ, "DOORKEEP_DATABASE_URL": database_url, "PYTHONPATH": str(HERE)}
-    return start_uvicorn(app, env, "/unprotected")
+    return start_uvicorn(app, env, "/route")
 
 
 def wrk(url: str, seconds: float, token: str | None) -> float:
@@ -54,28 +55,33 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
 
+    rows = {
+        "bare FastAPI, no doorkeep (ceiling)": "bare_app",
+        "unprotected, doorkeep middleware": "unprotected_app",
+        "FastAPI route with an empty dependency": "empty_dependency_app",
+        "protected by doorkeep verify_session()": "verify_session_app",
+        "protected by doorkeep session_of(request)": "session_of_app",
+        "protected by a PyJWT decode per request": "pyjwt_app",
+    }
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{tmp}/bench.sqlite3"
-        server, url = start_server("protected_app:app", database_url)
-        bare, bare_url = start_server("protected_app:bare_app", database_url)
+        servers: list[subprocess.Popen[bytes]] = []
         try:
-            token = httpx.post(f"{url}/auth/signup", json=SIGN_UP).headers["st-access-token"]
+            urls = {}
+            for name, app in rows.items():  # one at a time: the first creates the schema
+                server, url = start_server(f"protected_app:{app}", database_url)
+                servers.append(server)
+                urls[name] = f"{url}/route"
+            sign_up_url = urls["unprotected, doorkeep middleware"].replace("/route", "/auth/signup")
+            token = httpx.post(sign_up_url, json=SIGN_UP).headers["st-access-token"]
             # Every route gets the same request, token included: parsing a ~1 kB header
             # is part of the request, not of the check.
-            routes = {
-                "bare FastAPI, no doorkeep (ceiling)": f"{bare_url}/unprotected",
-                "unprotected, doorkeep middleware": f"{url}/unprotected",
-                "FastAPI route with an empty dependency": f"{url}/empty-dependency",
-                "protected by doorkeep verify_session()": f"{url}/protected",
-                "protected by doorkeep session_of(request)": f"{url}/direct",
-                "protected by a PyJWT decode per request": f"{url}/pyjwt",
-            }
-            best = {name: 0.0 for name in routes}
+            best = {name: 0.0 for name in rows}
             for _ in range(args.rounds):  # alternate, so drift on a shared machine hits all
-                for name, route in routes.items():
-                    best[name] = max(best[name], wrk(route, args.seconds, token))
+                for name, url in urls.items():
+                    best[name] = max(best[name], wrk(url, args.seconds, token))
         finally:
-            for process in (server, bare):
+            for process in servers:
                 process.terminate()
                 process.wait(10)
 

@@ -1,9 +1,12 @@
-"""The applications `bench_protected_route.py` loads into uvicorn.
+"""The applications `bench_protected_route.py` loads into uvicorn, one per process.
 
-`app`: FastAPI with doorkeep installed; `/unprotected`, `/protected` (doorkeep's
-`verify_session()`), `/direct` (`await session_of(request)` in the route), `/pyjwt`
-(the same check written with PyJWT's `jwt.decode`).
-`bare_app`: the same unprotected route with no doorkeep at all (the ceiling).
+Each is a FastAPI app with one route at `/route`, so every row pays the same routing
+(FastAPI matches routes in order: a route declared later pays for the ones before it).
+`bare_app`: no doorkeep at all (the ceiling). With doorkeep installed:
+`unprotected_app`, `empty_dependency_app` (a `Depends` that checks nothing: what
+FastAPI's dependency injection costs by itself), `verify_session_app`
+(`Depends(verify_session())`), `session_of_app` (`await session_of(request)` in the
+route) and `pyjwt_app` (the same check written with PyJWT's `jwt.decode`).
 The database is the SQLite file named by DOORKEEP_DATABASE_URL.
 """
 
@@ -16,34 +19,58 @@ from doorkeep import Doorkeep, Settings
 from doorkeep.integrations.fastapi import Session, install, session_of, verify_session
 
 dk = Doorkeep(Settings.from_env())
-app = FastAPI()
-install(app, dk)
 
 
-@app.get("/unprotected")
+def with_doorkeep() -> FastAPI:
+    app = FastAPI()
+    install(app, dk)
+    return app
+
+
+bare_app = FastAPI()
+
+
+@bare_app.get("/route")
+async def bare() -> dict[str, object]:
+    return {"ok": True}
+
+
+unprotected_app = with_doorkeep()
+
+
+@unprotected_app.get("/route")
 async def unprotected() -> dict[str, object]:
     return {"ok": True}
 
 
-@app.get("/protected")
+async def nothing(request: Request) -> None:
+    """An empty dependency."""
+
+
+empty_dependency_app = with_doorkeep()
+
+
+@empty_dependency_app.get("/route")
+async def empty_dependency(_: None = Depends(nothing)) -> dict[str, object]:
+    return {"ok": True}
+
+
+verify_session_app = with_doorkeep()
+
+
+@verify_session_app.get("/route")
 async def protected(session: Session = Depends(verify_session())) -> dict[str, object]:
     return {"ok": True, "user": session.user_id}
 
 
-@app.get("/direct")
+session_of_app = with_doorkeep()
+
+
+@session_of_app.get("/route")
 async def direct(request: Request) -> dict[str, object]:
     session = await session_of(request)
     assert session is not None
     return {"ok": True, "user": session.user_id}
-
-
-async def nothing(request: Request) -> None:
-    """An empty dependency: what FastAPI's dependency injection costs by itself."""
-
-
-@app.get("/empty-dependency")
-async def empty_dependency(_: None = Depends(nothing)) -> dict[str, object]:
-    return {"ok": True}
 
 
 async def pyjwt_user(request: Request) -> str:
@@ -58,14 +85,9 @@ async def pyjwt_user(request: Request) -> str:
     return str(claims["sub"])
 
 
-@app.get("/pyjwt")
+pyjwt_app = with_doorkeep()
+
+
+@pyjwt_app.get("/route")
 async def pyjwt_protected(user: str = Depends(pyjwt_user)) -> dict[str, object]:
     return {"ok": True, "user": user}
-
-
-bare_app = FastAPI()
-
-
-@bare_app.get("/unprotected")
-async def bare_unprotected() -> dict[str, object]:
-    return {"ok": True}
