@@ -16,7 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-DB = SQLiteEngine(path=os.environ["PEER_DB"])
+# piccolo's docs recommend a `timeout` under concurrent writes: with sqlite3's default
+# of 5 s, a load of 32 sign-ins (PBKDF2 runs on the event loop) ends in "database is
+# locked" instead of a measured rate.
+DB = SQLiteEngine(path=os.environ["PEER_DB"], timeout=60)
 BaseUser._meta.db = DB
 SessionsBase._meta.db = DB
 
