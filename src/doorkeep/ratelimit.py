@@ -102,7 +102,7 @@ class DatabaseCounters:
 
     async def count(self, key: str) -> int:
         table = t.rate_limit_counters
-        async with self.db.engine.connect() as conn:
+        async with self.db.read() as conn:
             found = (await conn.execute(select(table.c.count).where(table.c.key == key))).scalar()
         return int(found or 0)
 

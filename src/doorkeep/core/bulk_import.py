@@ -85,7 +85,7 @@ async def find_existing(ctx: AppContext, users: Sequence[ImportedUser]) -> Exist
         by_tenant.setdefault(user.tenant_id, set()).add(user.email)
     external = {user.external_user_id for user in users if user.external_user_id is not None}
     found = Existing()
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.read() as conn:
         for tenant_id, emails in by_tenant.items():
             rows = await conn.scalars(
                 select(ept.c.email).where(

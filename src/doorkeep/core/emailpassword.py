@@ -171,7 +171,7 @@ class EmailPasswordService:
             return WrongCredentialsError()
         if check.needs_rehash:
             await self._upgrade_hash(user_id, stored_hash, password)
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             users = await load_users(conn, self.ctx.app_id, [user_id])
         if not users:  # deleted between the check and now
             return WrongCredentialsError()
@@ -286,7 +286,7 @@ class EmailPasswordService:
     async def _user_id_by(self, tenant_id: str, column: Any, value: str) -> str | None:
         """The user whose login `column` (email or username) equals `value` in the tenant."""
         ept = t.emailpassword_user_tenants
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             return (
                 await conn.execute(
                     select(ept.c.user_id).where(
@@ -301,7 +301,7 @@ class EmailPasswordService:
         """By email, or by username when the identifier has no @ (usernames never do)."""
         ep, ept = t.emailpassword_users, t.emailpassword_user_tenants
         column = ept.c.email if "@" in identifier else ept.c.username
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             row = (
                 await conn.execute(
                     select(ep.c.user_id, ep.c.password_hash)

@@ -89,7 +89,7 @@ class EmailVerificationService:
         return EmailVerified(ref.public_id, row.email)
 
     async def is_verified(self, user_id: str, email: str) -> bool:
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             ref = await resolve_user_id(conn, self.ctx.app_id, user_id)
             return await self._is_verified(conn, ref.internal_id, normalise_email(email))
 

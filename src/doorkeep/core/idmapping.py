@@ -63,7 +63,7 @@ class UserIdMappingService:
     ) -> CreateMappingOk | UnknownSuperTokensUserIdError | MappingAlreadyExistsError:
         u = t.users
         app_id = self.ctx.app_id
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             user = (
                 await conn.execute(
                     select(u.c.user_id).where(
@@ -109,7 +109,7 @@ class UserIdMappingService:
             "EXTERNAL": mp.c.external_user_id == user_id,
             "ANY": or_(mp.c.supertokens_user_id == user_id, mp.c.external_user_id == user_id),
         }[user_id_type]
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             rows = (
                 await conn.execute(select(mp).where(mp.c.app_id == self.ctx.app_id, column))
             ).all()
@@ -153,7 +153,7 @@ class UserIdMappingService:
 
     async def _rows(self, supertokens_user_id: str, external_user_id: str) -> list[Mapping]:
         mp = t.userid_mappings
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             rows = (
                 await conn.execute(
                     select(mp).where(

@@ -86,7 +86,7 @@ class KeyService:
 
     async def _load(self) -> None:
         sk = t.signing_keys
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             rows = (
                 await conn.execute(
                     select(sk.c.kid, sk.c.private_key_pem, sk.c.created_at)

@@ -26,7 +26,7 @@ class MetadataService:
 
     async def get(self, user_id: str) -> dict[str, Any]:
         md = t.user_metadata
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             key = (await resolve_user_id(conn, self.ctx.app_id, user_id)).internal_id
             value = (
                 await conn.execute(

@@ -284,7 +284,7 @@ class SessionService:
 
     async def get(self, handle: str) -> SessionRecord | None:
         s = t.sessions
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             row = (
                 await conn.execute(
                     select(s).where(s.c.app_id == self.ctx.app_id, s.c.session_handle == handle)
@@ -296,7 +296,7 @@ class SessionService:
 
     async def handles_for_user(self, user_id: str, *, tenant_id: str | None = None) -> list[str]:
         s = t.sessions
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             aliases = (await resolve_user_id(conn, self.ctx.app_id, user_id)).aliases
             query = select(s.c.session_handle).where(
                 s.c.app_id == self.ctx.app_id, s.c.user_id.in_(aliases), s.c.expires_at > now_ms()

@@ -17,7 +17,7 @@ async def tenant_exists(ctx: AppContext, tenant_id: str) -> bool:
     if not isinstance(tenant_id, str) or not tenant_id:
         return False
     tn = t.tenants
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.read() as conn:
         row = (
             await conn.execute(
                 select(tn.c.tenant_id).where(tn.c.app_id == ctx.app_id, tn.c.tenant_id == tenant_id)
@@ -28,7 +28,7 @@ async def tenant_exists(ctx: AppContext, tenant_id: str) -> bool:
 
 async def load_app_config(db: Database, app_id: str) -> dict[str, Any] | None:
     """The stored core config of an app, or None if there is no such app."""
-    async with db.engine.connect() as conn:
+    async with db.read() as conn:
         row = (
             await conn.execute(select(t.apps.c.core_config).where(t.apps.c.app_id == app_id))
         ).first()

@@ -220,7 +220,7 @@ class UserService:
         self.ctx = ctx
 
     async def get_user(self, user_id: str) -> User | None:
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             ref = await resolve_user_id(conn, self.ctx.app_id, user_id)
             found = await load_users(conn, self.ctx.app_id, [ref.internal_id])
         return found[0] if found else None
@@ -265,7 +265,7 @@ class UserService:
             else (u.c.time_joined, u.c.user_id)
         )
         query = query.order_by(*order).limit(limit + 1)
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             rows = (await conn.execute(query)).all()
             page = rows[:limit]
             users = await load_users(conn, self.ctx.app_id, [r.user_id for r in page])
@@ -292,7 +292,7 @@ class UserService:
         recipe_list = [r for r in (recipe_ids or []) if r]
         if recipe_list:
             query = query.where(u.c.recipe_id.in_(recipe_list))
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             return int((await conn.execute(query)).scalar_one())
 
     async def get_users_by_email(self, tenant_id: str, email: str) -> list[User]:
@@ -307,7 +307,7 @@ class UserService:
 
     async def _by_login(self, tenant_id: str, column: Any, value: str) -> list[User]:
         ept = t.emailpassword_user_tenants
-        async with self.ctx.db.engine.connect() as conn:
+        async with self.ctx.db.read() as conn:
             ids = (
                 await conn.scalars(
                     select(ept.c.user_id).where(

