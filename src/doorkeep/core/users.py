@@ -129,7 +129,11 @@ async def resolve_user_id(conn: AsyncConnection, app_id: str, user_id: str) -> U
 
 
 async def load_users(conn: AsyncConnection, app_id: str, internal_ids: Sequence[str]) -> list[User]:
-    """Build the users with these internal IDs, in the given order (missing ones skipped)."""
+    """Build the users with these internal IDs, in the given order (missing ones skipped).
+
+    One statement, one row per (user, tenant): every sign-in, sign-up and user lookup
+    runs this, and each statement costs driver round trips.
+    """
     if not internal_ids:
         return []
     u, ep, m, ut, ve = (
@@ -138,6 +142,15 @@ async def load_users(conn: AsyncConnection, app_id: str, internal_ids: Sequence[
         t.userid_mappings,
         t.user_tenants,
         t.verified_emails,
+    )
+    joined = (
+        u.outerjoin(ep, and_(ep.c.app_id == u.c.app_id, ep.c.user_id == u.c.user_id))
+        .outerjoin(m, and_(m.c.app_id == u.c.app_id, m.c.supertokens_user_id == u.c.user_id))
+        .outerjoin(ut, and_(ut.c.app_id == u.c.app_id, ut.c.user_id == u.c.user_id))
+        .outerjoin(
+            ve,
+            and_(ve.c.app_id == u.c.app_id, ve.c.user_id == u.c.user_id, ve.c.email == ep.c.email),
+        )
     )
     rows = (
         await conn.execute(
@@ -148,48 +161,31 @@ async def load_users(conn: AsyncConnection, app_id: str, internal_ids: Sequence[
                 ep.c.email,
                 ep.c.username,
                 m.c.external_user_id,
+                ut.c.tenant_id,
+                ve.c.user_id.is_not(None).label("verified"),
             )
-            .select_from(
-                u.outerjoin(
-                    ep, and_(ep.c.app_id == u.c.app_id, ep.c.user_id == u.c.user_id)
-                ).outerjoin(
-                    m, and_(m.c.app_id == u.c.app_id, m.c.supertokens_user_id == u.c.user_id)
-                )
-            )
+            .select_from(joined)
             .where(u.c.app_id == app_id, u.c.user_id.in_(internal_ids))
-        )
-    ).all()
-    tenant_rows = (
-        await conn.execute(
-            select(ut.c.user_id, ut.c.tenant_id)
-            .where(ut.c.app_id == app_id, ut.c.user_id.in_(internal_ids))
-            .order_by(ut.c.tenant_id)
+            .order_by(u.c.user_id, ut.c.tenant_id)
         )
     ).all()
     tenants: dict[str, list[str]] = {}
-    for tr in tenant_rows:
-        tenants.setdefault(tr.user_id, []).append(tr.tenant_id)
-    verified_pairs: set[tuple[str, str]] = set()
-    emails = [(r.user_id, r.email) for r in rows if r.email is not None]
-    if emails:
-        verified_pairs = {
-            (v.user_id, v.email)
-            for v in await conn.execute(
-                select(ve.c.user_id, ve.c.email).where(
-                    ve.c.app_id == app_id, tuple_(ve.c.user_id, ve.c.email).in_(emails)
-                )
-            )
-        }
+    for r in rows:
+        found = tenants.setdefault(r.user_id, [])
+        if r.tenant_id is not None:
+            found.append(r.tenant_id)
     by_id: dict[str, User] = {}
     for r in rows:
+        if r.user_id in by_id:
+            continue
         public_id = r.external_user_id or r.user_id
-        tenant_ids = tuple(tenants.get(r.user_id, ()))
+        tenant_ids = tuple(tenants[r.user_id])
         method = LoginMethod(
             recipe_id=r.recipe_id,
             recipe_user_id=public_id,
             tenant_ids=tenant_ids,
             time_joined=r.time_joined,
-            verified=(r.user_id, r.email) in verified_pairs,
+            verified=bool(r.verified),
             email=r.email,
             username=r.username,
         )
