@@ -3,8 +3,9 @@ PostgreSQL serve more than one?
 
 1. Latency of a sign-in, of the account lookup inside it, and of a session refresh,
    with 1,000 and with 1,000,000 users in PostgreSQL (p50 and p99 of sequential
-   calls, in process). The users are written with one INSERT … SELECT per table (the
-   rows a sign-up writes, all with one Argon2id hash), then ANALYZEd.
+   calls, in process; both databases measured in alternating rounds). The users are
+   written with one INSERT … SELECT per table (the rows a sign-up writes, all with one
+   Argon2id hash), then ANALYZEd and CHECKPOINTed.
 2. Requests/s of a database-reading route (`GET /auth/emailpassword/email/exists`)
    from one `doorkeep serve` process, then from two sharing the same database, each
    loaded by its own wrk on loopback for the same time.
@@ -23,7 +24,7 @@ import statistics
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import ExitStack
+from contextlib import AsyncExitStack, ExitStack
 
 import httpx
 from sqlalchemy import text
@@ -61,45 +62,71 @@ async def fill(dk: Doorkeep, users: int) -> None:
     async with dk.core.db.engine.connect() as conn:
         autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
         await autocommit.execute(text("ANALYZE"))
+        # Write the fill's dirty pages out now: otherwise a background checkpoint of a
+        # million rows runs during the measurement and slows every commit's fsync.
+        await autocommit.execute(text("CHECKPOINT"))
 
 
-async def timed(call: Callable[[int], Awaitable[object]], picks: list[int]) -> tuple[float, float]:
-    times = []
-    for pick in picks:
-        start = time.perf_counter()
-        await call(pick)
-        times.append(time.perf_counter() - start)
-    times.sort()
+Operation = tuple[Callable[[int], Awaitable[object]], list[int]]
+
+
+async def operations(dk: Doorkeep, users: int) -> dict[str, Operation]:
+    """Each measured call and the arguments it will be timed with."""
+    picks = [random.randint(1, users) for _ in range(SAMPLES)]
+
+    async def sign_in(i: int) -> None:
+        result = await dk.emailpassword.sign_in(f"user{i}@example.com", PASSWORD)
+        assert isinstance(result, SignInOk)
+
+    async def lookup(i: int) -> None:
+        users_found = await dk.core.public.users.get_users_by_email(
+            "public", f"user{i}@example.com"
+        )
+        assert users_found
+
+    sessions = [await dk.core.public.sessions.create(f"u{i}") for i in picks]
+    tokens = [s.refresh_token.token for s in sessions]
+
+    async def refresh(index: int) -> None:
+        result = await dk.core.public.sessions.refresh(tokens[index])
+        assert isinstance(result, NewSession)
+
+    return {
+        "account lookup by email": (lookup, picks),
+        "sign-in (Argon2id verify included)": (sign_in, picks[:60]),
+        "session refresh": (refresh, list(range(SAMPLES))),
+    }
+
+
+async def latencies(urls: dict[int, str], rounds: int) -> dict[int, dict[str, tuple[float, float]]]:
+    """p50 and p99 (ms) per database size and operation. Both databases are open at
+    once and measured in alternating rounds, each round taking its share of every
+    operation's arguments: drift on this shared machine then hits both sizes alike."""
+    samples: dict[int, dict[str, list[float]]] = {}
+    async with AsyncExitStack() as stack:
+        measured: dict[int, dict[str, Operation]] = {}
+        for users, url in urls.items():
+            settings = Settings(database_url=url, rate_limits_enabled=False)
+            dk = await stack.enter_async_context(Doorkeep(settings))
+            await fill(dk, users)
+            measured[users] = await operations(dk, users)
+            samples[users] = {name: [] for name in measured[users]}
+        for round_index in range(rounds):
+            for users, ops in measured.items():
+                for name, (call, arguments) in ops.items():
+                    for argument in arguments[round_index::rounds]:
+                        start = time.perf_counter()
+                        await call(argument)
+                        samples[users][name].append(time.perf_counter() - start)
+    return {
+        users: {name: _p50_p99(times) for name, times in by_name.items()}
+        for users, by_name in samples.items()
+    }
+
+
+def _p50_p99(times: list[float]) -> tuple[float, float]:
+    times = sorted(times)
     return statistics.median(times) * 1000, times[int(len(times) * 0.99) - 1] * 1000
-
-
-async def latencies(database_url: str, users: int) -> dict[str, tuple[float, float]]:
-    async with Doorkeep(Settings(database_url=database_url, rate_limits_enabled=False)) as dk:
-        await fill(dk, users)
-        picks = [random.randint(1, users) for _ in range(SAMPLES)]
-
-        async def sign_in(i: int) -> None:
-            result = await dk.emailpassword.sign_in(f"user{i}@example.com", PASSWORD)
-            assert isinstance(result, SignInOk)
-
-        async def lookup(i: int) -> None:
-            users_found = await dk.core.public.users.get_users_by_email(
-                "public", f"user{i}@example.com"
-            )
-            assert users_found
-
-        sessions = [await dk.core.public.sessions.create(f"u{i}") for i in picks]
-        tokens = [s.refresh_token.token for s in sessions]
-
-        async def refresh(index: int) -> None:
-            result = await dk.core.public.sessions.refresh(tokens[index])
-            assert isinstance(result, NewSession)
-
-        return {
-            "account lookup by email": await timed(lookup, picks),
-            "sign-in (Argon2id verify included)": await timed(sign_in, picks[:60]),
-            "session refresh": await timed(refresh, list(range(SAMPLES))),
-        }
 
 
 ROUTES = {
@@ -167,15 +194,15 @@ def main() -> None:
     parser.add_argument("--postgres", required=True)
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=4, help="alternating latency rounds")
     args = parser.parse_args()
-    results = {}
-    small_url = None
-    for users in (1_000, args.users):
-        url = asyncio.run(create_scratch_database(args.postgres))
-        results[users] = asyncio.run(latencies(url, users))
-        if users == 1_000:
-            small_url = url
-        else:
+    sizes = (1_000, args.users)
+    urls = {users: asyncio.run(create_scratch_database(args.postgres)) for users in sizes}
+    try:
+        results = asyncio.run(latencies(urls, args.rounds))
+        rates = instances(urls[1_000], args.seconds)
+    finally:
+        for url in urls.values():
             asyncio.run(drop_scratch_database(args.postgres, url))
     print(
         f"| operation | p50 @ 1k users (ms) | p50 @ {args.users:,} (ms) | ratio | "
@@ -188,9 +215,6 @@ def main() -> None:
             f"| {name} | {small[0]:.2f} | {large[0]:.2f} | {large[0] / small[0]:.2f} | "
             f"{small[1]:.2f} | {large[1]:.2f} |"
         )
-    assert small_url is not None
-    rates = instances(small_url, args.seconds)
-    asyncio.run(drop_scratch_database(args.postgres, small_url))
     print()
     print("| route | 1 `doorkeep serve` (req/s) | 2 sharing one PostgreSQL (req/s) | ratio |")
     print("|---|---:|---:|---:|")
