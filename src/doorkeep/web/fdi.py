@@ -42,6 +42,7 @@ from doorkeep.web.http import (
     read_json,
     status_json,
     tenant_of,
+    too_many_attempts,
     user_json,
 )
 from doorkeep.web.session_request import Session, SessionError, get_session, mutations_of
@@ -121,11 +122,7 @@ class FrontendApi:
         wait = await self.dk.limiter.attempt(*checks)
         if wait is None:
             return None
-        return JSONResponse(
-            {"message": "Too many attempts. Please try again later."},
-            status_code=429,
-            headers={"retry-after": str(int(wait) + 1)},
-        )
+        return too_many_attempts(int(wait) + 1)
 
     # The limits of each route, shared with the HTML pages so both faces count alike.
 

@@ -62,13 +62,18 @@ async def read_json(request: Request) -> Any:
         raise BadRequest("request body is not valid JSON") from None
 
 
+def too_many_attempts(retry_after_seconds: int, **fields: str) -> JSONResponse:
+    """The 429 of every limit on attempts, with Retry-After."""
+    return JSONResponse(
+        {**fields, "message": "Too many attempts. Please try again later."},
+        status_code=429,
+        headers={"retry-after": str(retry_after_seconds)},
+    )
+
+
 def status_json(result: Status) -> JSONResponse:
     if isinstance(result, TooManyAttemptsError):
-        return JSONResponse(
-            {"status": result.status, "message": "Too many attempts. Try again later."},
-            status_code=429,
-            headers={"retry-after": str(result.retry_after)},
-        )
+        return too_many_attempts(result.retry_after, status=result.status)
     body: dict[str, Any] = {"status": result.status}
     if isinstance(result, FieldError):
         body["formFields"] = result.to_json()
