@@ -25,10 +25,10 @@ from sqlalchemy.exc import DBAPIError
 
 from doorkeep.core.common import new_id, now_ms
 from doorkeep.core.context import AppContext
+from doorkeep.core.emailpassword import account_rows
 from doorkeep.storage import tables as t
 from doorkeep.storage.database import is_unavailable
 
-RECIPE_ID = "emailpassword"
 # The tables an import writes, in foreign-key order.
 TABLES = (
     t.users,
@@ -158,35 +158,11 @@ async def insert_users(ctx: AppContext, users: Sequence[ImportedUser]) -> list[s
     pairs = [(new_id(), user) for user in users]
     rows: dict[Any, list[dict[str, Any]]] = {table: [] for table in TABLES}
     for uid, user in pairs:
-        rows[t.users].append(
-            {
-                "app_id": app_id,
-                "user_id": uid,
-                "primary_user_id": uid,
-                "recipe_id": RECIPE_ID,
-                "time_joined": joined,
-            }
+        account = account_rows(
+            app_id, user.tenant_id, uid, user.email, None, user.password_hash, joined
         )
-        rows[t.user_tenants].append({"app_id": app_id, "tenant_id": user.tenant_id, "user_id": uid})
-        rows[t.emailpassword_users].append(
-            {
-                "app_id": app_id,
-                "user_id": uid,
-                "email": user.email,
-                "username": None,
-                "password_hash": user.password_hash,
-                "time_joined": joined,
-            }
-        )
-        rows[t.emailpassword_user_tenants].append(
-            {
-                "app_id": app_id,
-                "tenant_id": user.tenant_id,
-                "user_id": uid,
-                "email": user.email,
-                "username": None,
-            }
-        )
+        for table, row in account:
+            rows[table].append(row)
         if user.external_user_id is not None:
             rows[t.userid_mappings].append(
                 {

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -340,31 +340,53 @@ async def _insert_user(
     password_hash: str,
     username: str | None = None,
 ) -> None:
-    joined = now_ms()
-    await conn.execute(
-        insert(t.users).values(
-            app_id=app_id,
-            user_id=user_id,
-            primary_user_id=user_id,
-            recipe_id=RECIPE_ID,
-            time_joined=joined,
-        )
-    )
-    await conn.execute(
-        insert(t.user_tenants).values(app_id=app_id, tenant_id=tenant_id, user_id=user_id)
-    )
-    await conn.execute(
-        insert(t.emailpassword_users).values(
-            app_id=app_id,
-            user_id=user_id,
-            email=email,
-            username=username,
-            password_hash=password_hash,
-            time_joined=joined,
-        )
-    )
-    await conn.execute(
-        insert(t.emailpassword_user_tenants).values(
-            app_id=app_id, tenant_id=tenant_id, user_id=user_id, email=email, username=username
-        )
-    )
+    rows = account_rows(app_id, tenant_id, user_id, email, username, password_hash, now_ms())
+    for table, row in rows:
+        await conn.execute(insert(table), row)
+
+
+def account_rows(
+    app_id: str,
+    tenant_id: str,
+    user_id: str,
+    email: str | None,
+    username: str | None,
+    password_hash: str,
+    joined: int,
+) -> list[tuple[Table, dict[str, Any]]]:
+    """The rows that make an email/password account, in foreign-key order: what a
+    sign-up writes, and what a bulk import writes for each user."""
+    return [
+        (
+            t.users,
+            {
+                "app_id": app_id,
+                "user_id": user_id,
+                "primary_user_id": user_id,
+                "recipe_id": RECIPE_ID,
+                "time_joined": joined,
+            },
+        ),
+        (t.user_tenants, {"app_id": app_id, "tenant_id": tenant_id, "user_id": user_id}),
+        (
+            t.emailpassword_users,
+            {
+                "app_id": app_id,
+                "user_id": user_id,
+                "email": email,
+                "username": username,
+                "password_hash": password_hash,
+                "time_joined": joined,
+            },
+        ),
+        (
+            t.emailpassword_user_tenants,
+            {
+                "app_id": app_id,
+                "tenant_id": tenant_id,
+                "user_id": user_id,
+                "email": email,
+                "username": username,
+            },
+        ),
+    ]
