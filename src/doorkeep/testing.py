@@ -96,6 +96,21 @@ def serve_in_thread(app: Any, *, port: int | None = None) -> Iterator[str]:
         thread.join(timeout=15)
 
 
+def wait_until_answering(url: str, what: str, *, seconds: float = 30) -> None:
+    """Poll `url` until a server answers it at all (any status); RuntimeError if not."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.1)
+
+
 @contextmanager
 def serve_in_subprocess(
     database_url: str, **environment: str
@@ -104,8 +119,6 @@ def serve_in_subprocess(
     DOORKEEP_* variables from `environment`); yields the process and its base URL and
     kills it at the end. For tests and benchmarks that need a real process: to kill
     it, or to run several."""
-    import httpx
-
     port = free_port()
     env = {
         **os.environ,
@@ -117,14 +130,7 @@ def serve_in_subprocess(
     process = subprocess.Popen([*command, "--log-level", "warning"], env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{url}/hello", timeout=1).text == "Hello":
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("doorkeep serve did not start")
+        wait_until_answering(f"{url}/hello", "doorkeep serve")
         yield process, url
     finally:
         if process.poll() is None:
