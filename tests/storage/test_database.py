@@ -1,15 +1,20 @@
-"""Database.read() and Database.transaction() on a real SQLite file and PostgreSQL."""
+"""Database.read(), .transaction() and .run() on a real SQLite file and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from doorkeep import Doorkeep
 from doorkeep.storage import Database
@@ -32,7 +37,9 @@ async def sqlite_db(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Data
 def other_process(tmp_path: Path) -> Iterator[sqlite3.Connection]:
     """A second connection to the same file, as another process would hold one.
     `timeout=0`: it raises at once instead of waiting for a lock."""
-    connection = sqlite3.connect(tmp_path / "doorkeep.sqlite3", isolation_level=None, timeout=0)
+    connection = sqlite3.connect(
+        tmp_path / "doorkeep.sqlite3", isolation_level=None, timeout=0, check_same_thread=False
+    )
     yield connection
     connection.close()
 
@@ -72,3 +79,94 @@ async def test_a_sqlite_transaction_still_takes_the_write_lock_when_it_begins(
             other_process.execute("BEGIN IMMEDIATE")
     other_process.execute("BEGIN IMMEDIATE")  # released on commit
     other_process.execute("ROLLBACK")
+
+
+# -- units of work (Database.run) -------------------------------------------------------------
+
+# Rows of a table without foreign keys, so that a test can write them freely.
+COUNTERS = t.rate_limit_counters
+COUNT_COUNTERS = select(func.count()).select_from(COUNTERS)
+
+
+def _add_row(key: str, conn: Connection) -> None:
+    conn.execute(insert(COUNTERS).values(key=key, window_start=0, count=1))
+
+
+def _add_row_then_fail(key: str, conn: Connection) -> None:
+    _add_row(key, conn)
+    raise RuntimeError("the unit fails after its first write")
+
+
+def _count_rows(conn: Connection) -> int:
+    return conn.execute(COUNT_COUNTERS).scalar_one()
+
+
+async def test_a_write_unit_commits_as_a_whole_or_not_at_all(dk: Doorkeep) -> None:
+    db = dk.core.public.ctx.db
+    await db.run(partial(_add_row, "kept"), write=True)
+    with pytest.raises(RuntimeError, match="first write"):
+        await db.run(partial(_add_row_then_fail, "rolled-back"), write=True)
+    assert await db.run(_count_rows) == 1
+    async with db.read() as conn:  # the other connection sees the same
+        keys = (await conn.execute(select(COUNTERS.c.key))).scalars().all()
+    assert keys == ["kept"]
+
+
+async def test_a_constraint_error_in_a_unit_reaches_the_caller(dk: Doorkeep) -> None:
+    db = dk.core.public.ctx.db
+    await db.run(partial(_add_row, "twice"), write=True)
+    with pytest.raises(IntegrityError):
+        await db.run(partial(_add_row, "twice"), write=True)
+    assert await db.run(_count_rows) == 1
+
+
+async def test_a_sqlite_read_unit_does_not_wait_for_another_writer(
+    sqlite_db: Database, other_process: sqlite3.Connection
+) -> None:
+    other_process.execute("BEGIN IMMEDIATE")
+    start = time.perf_counter()
+    assert await sqlite_db.run(_count_rows) == 0
+    waited = time.perf_counter() - start
+    other_process.execute("ROLLBACK")
+    assert waited < 2, f"the read unit waited {waited:.1f} s for the writer (busy_timeout 10 s)"
+
+
+async def test_a_sqlite_write_unit_holds_the_write_lock_until_it_ends(
+    sqlite_db: Database, other_process: sqlite3.Connection
+) -> None:
+    def write_then_probe(conn: Connection) -> str:
+        _add_row("probe", conn)
+        try:
+            other_process.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            return str(exc)
+        other_process.execute("ROLLBACK")
+        return "not locked"
+
+    assert "locked" in await sqlite_db.run(write_then_probe, write=True)
+    other_process.execute("BEGIN IMMEDIATE")  # released on commit
+    other_process.execute("ROLLBACK")
+
+
+async def test_sqlite_writers_of_one_process_queue_for_each_other(sqlite_db: Database) -> None:
+    """Units and transactions write on two connections. They must wait for each other
+    in the process, not in SQLite: with its busy timeout at zero, a transaction that
+    met a unit's write lock in SQLite would fail at once with "database is locked"."""
+    async with sqlite_db.read() as conn:  # the transactions' one pooled connection
+        await conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    unit_started = threading.Event()
+
+    def slow_unit(key: str, conn: Connection) -> None:
+        _add_row(key, conn)
+        unit_started.set()
+        time.sleep(0.2)  # holds SQLite's write lock while the transaction wants it
+
+    async def by_transaction(key: str) -> None:
+        await asyncio.to_thread(unit_started.wait, 5)
+        async with sqlite_db.transaction() as conn:
+            await conn.execute(insert(COUNTERS).values(key=key, window_start=0, count=1))
+
+    await asyncio.gather(
+        sqlite_db.run(partial(slow_unit, "by unit"), write=True), by_transaction("by transaction")
+    )
+    assert await sqlite_db.run(_count_rows) == 2
