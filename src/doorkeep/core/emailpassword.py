@@ -9,9 +9,11 @@ so a connection is never held while a worker thread hashes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Select, Table, bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,13 +32,32 @@ from doorkeep.core.common import (
 from doorkeep.core.context import AppContext
 from doorkeep.core.passwords import InvalidPasswordHash, validate_imported_hash
 from doorkeep.core.tenants import tenant_exists
-from doorkeep.core.users import User, load_users, resolve_user_id
+from doorkeep.core.users import User, load_users, read_users, resolve_user_id
 from doorkeep.storage import tables as t
 
 RECIPE_ID = "emailpassword"
 # Sign-in never hashes more than this: a longer input cannot be a stored password
 # (the policy caps it lower) and hashing megabytes would be a free DoS.
 MAX_SIGN_IN_PASSWORD_LENGTH = 4096
+
+
+def _credentials_by(column_name: str) -> Select[Any]:
+    """(user_id, password_hash) of the account with this email or username in a tenant."""
+    ep, ept = t.emailpassword_users, t.emailpassword_user_tenants
+    return (
+        select(ep.c.user_id, ep.c.password_hash)
+        .join(ept, (ept.c.app_id == ep.c.app_id) & (ept.c.user_id == ep.c.user_id))
+        .where(
+            ept.c.app_id == bindparam("app_id"),
+            ept.c.tenant_id == bindparam("tenant_id"),
+            ept.c[column_name] == bindparam("identifier"),
+        )
+    )
+
+
+# Built once: building a statement and its cache key costs more than running it.
+_CREDENTIALS_BY_EMAIL = _credentials_by("email")
+_CREDENTIALS_BY_USERNAME = _credentials_by("username")
 
 
 @dataclass(frozen=True)
@@ -160,22 +181,18 @@ class EmailPasswordService:
             password = password[:MAX_SIGN_IN_PASSWORD_LENGTH]  # only to keep the dummy hash cheap
             await self.ctx.hasher.dummy_verify(password)
             return WrongCredentialsError()
-        row = await self._credentials(tenant_id, email)
-        if row is None:
+        account = await self.ctx.db.run(partial(self._account, tenant_id, email))
+        if account is None:
             # Same work as a real check, so timing does not tell who has an account.
             await self.ctx.hasher.dummy_verify(password)
             return WrongCredentialsError()
-        user_id, stored_hash = row
+        internal_id, stored_hash, user = account
         check = await self.ctx.hasher.verify(stored_hash, password)
         if not check.ok:
             return WrongCredentialsError()
         if check.needs_rehash:
-            await self._upgrade_hash(user_id, stored_hash, password)
-        async with self.ctx.db.read() as conn:
-            users = await load_users(conn, self.ctx.app_id, [user_id])
-        if not users:  # deleted between the check and now
-            return WrongCredentialsError()
-        return SignInOk(users[0], users[0].id)
+            await self._upgrade_hash(internal_id, stored_hash, password)
+        return SignInOk(user, user.id)
 
     async def verify_credentials(self, tenant_id: str, email: object, password: object) -> bool:
         return isinstance(await self.sign_in(tenant_id, email, password), SignInOk)
@@ -297,23 +314,23 @@ class EmailPasswordService:
                 )
             ).scalar_one_or_none()
 
-    async def _credentials(self, tenant_id: str, identifier: str) -> tuple[str, str] | None:
-        """By email, or by username when the identifier has no @ (usernames never do)."""
-        ep, ept = t.emailpassword_users, t.emailpassword_user_tenants
-        column = ept.c.email if "@" in identifier else ept.c.username
-        async with self.ctx.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(ep.c.user_id, ep.c.password_hash)
-                    .join(ept, (ept.c.app_id == ep.c.app_id) & (ept.c.user_id == ep.c.user_id))
-                    .where(
-                        ept.c.app_id == self.ctx.app_id,
-                        ept.c.tenant_id == tenant_id,
-                        column == identifier.strip().lower(),
-                    )
-                )
-            ).first()
-        return None if row is None else (row.user_id, row.password_hash)
+    def _account(
+        self, tenant_id: str, identifier: str, conn: Connection
+    ) -> tuple[str, str, User] | None:
+        """(internal ID, password hash, user) of the account signing in, in one read.
+
+        By email, or by username when the identifier has no @ (usernames never do).
+        The user is loaded before the password is checked: one unit of work instead
+        of two, at the price of loading it for a wrong password too.
+        """
+        by = _CREDENTIALS_BY_EMAIL if "@" in identifier else _CREDENTIALS_BY_USERNAME
+        params = {"app_id": self.ctx.app_id, "tenant_id": tenant_id}
+        row = conn.execute(by, {**params, "identifier": identifier.strip().lower()}).first()
+        if row is None:
+            return None
+        users = read_users(conn, self.ctx.app_id, [row.user_id])
+        # Empty if deleted between the two statements (each reads its own snapshot).
+        return (row.user_id, row.password_hash, users[0]) if users else None
 
     async def _upgrade_hash(self, user_id: str, old_hash: str, password: str) -> None:
         """Replace a legacy or weaker hash; skipped if the hash changed meanwhile."""

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, tuple_
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from doorkeep.core.context import AppContext
@@ -128,14 +129,7 @@ async def resolve_user_id(conn: AsyncConnection, app_id: str, user_id: str) -> U
     return UserRef(row.supertokens_user_id, row.external_user_id)
 
 
-async def load_users(conn: AsyncConnection, app_id: str, internal_ids: Sequence[str]) -> list[User]:
-    """Build the users with these internal IDs, in the given order (missing ones skipped).
-
-    One statement, one row per (user, tenant): every sign-in, sign-up and user lookup
-    runs this, and each statement costs driver round trips.
-    """
-    if not internal_ids:
-        return []
+def _users_by_id() -> Select[Any]:
     u, ep, m, ut, ve = (
         t.users,
         t.emailpassword_users,
@@ -152,23 +146,41 @@ async def load_users(conn: AsyncConnection, app_id: str, internal_ids: Sequence[
             and_(ve.c.app_id == u.c.app_id, ve.c.user_id == u.c.user_id, ve.c.email == ep.c.email),
         )
     )
-    rows = (
-        await conn.execute(
-            select(
-                u.c.user_id,
-                u.c.recipe_id,
-                u.c.time_joined,
-                ep.c.email,
-                ep.c.username,
-                m.c.external_user_id,
-                ut.c.tenant_id,
-                ve.c.user_id.is_not(None).label("verified"),
-            )
-            .select_from(joined)
-            .where(u.c.app_id == app_id, u.c.user_id.in_(internal_ids))
-            .order_by(u.c.user_id, ut.c.tenant_id)
+    return (
+        select(
+            u.c.user_id,
+            u.c.recipe_id,
+            u.c.time_joined,
+            ep.c.email,
+            ep.c.username,
+            m.c.external_user_id,
+            ut.c.tenant_id,
+            ve.c.user_id.is_not(None).label("verified"),
         )
-    ).all()
+        .select_from(joined)
+        .where(u.c.app_id == bindparam("app_id"), u.c.user_id.in_(bindparam("ids", expanding=True)))
+        .order_by(u.c.user_id, ut.c.tenant_id)
+    )
+
+
+# Built once: building a statement and its cache key costs more than running it.
+_USERS_BY_ID = _users_by_id()
+
+
+async def load_users(conn: AsyncConnection, app_id: str, internal_ids: Sequence[str]) -> list[User]:
+    """Build the users with these internal IDs, in the given order (missing ones skipped)."""
+    return await conn.run_sync(read_users, app_id, internal_ids)
+
+
+def read_users(conn: Connection, app_id: str, internal_ids: Sequence[str]) -> list[User]:
+    """`load_users` inside a unit of work (`Database.run`).
+
+    One statement, one row per (user, tenant): every sign-in, sign-up and user lookup
+    runs this, and each statement costs driver round trips.
+    """
+    if not internal_ids:
+        return []
+    rows = conn.execute(_USERS_BY_ID, {"app_id": app_id, "ids": list(internal_ids)}).all()
     tenants: dict[str, list[str]] = {}
     for r in rows:
         found = tenants.setdefault(r.user_id, [])
