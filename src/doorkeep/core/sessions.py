@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import delete, select, update
 
+from doorkeep.core import session_store as store
 from doorkeep.core.common import PUBLIC, new_id, now_ms, random_token, sha256_hex
 from doorkeep.core.context import AppContext
 from doorkeep.core.jwt import ExpiredToken, InvalidToken, decode_unverified, sign
@@ -86,23 +86,10 @@ class SessionService:
             created,
             expires,
         )
-        async with self.ctx.db.transaction() as conn:
-            await conn.execute(
-                insert(t.sessions).values(
-                    app_id=self.ctx.app_id,
-                    session_handle=handle,
-                    tenant_id=tenant_id,
-                    user_id=user_id,
-                    recipe_user_id=record.recipe_user_id,
-                    session_data=record.session_data,
-                    jwt_payload=payload,
-                    refresh_token_hash2=_hash2(refresh_token),
-                    use_static_key=use_static_key,
-                    created_at=created,
-                    expires_at=expires,
-                )
-            )
-            await _insert_refresh_token(conn, self.ctx.app_id, handle, refresh_token, created)
+        await self.ctx.db.run(
+            partial(store.insert_session, self.ctx.app_id, record, refresh_token, use_static_key),
+            write=True,
+        )
         return await self._tokens(
             record,
             refresh_token,
@@ -194,91 +181,23 @@ class SessionService:
     ) -> NewSession | UnauthorisedError | TokenTheftDetectedError:
         if not isinstance(refresh_token, str) or not refresh_token or len(refresh_token) > 512:
             return UnauthorisedError("refresh token is not valid")
-        hash2 = _hash2(refresh_token)
-        now = now_ms()
-        async with self.ctx.db.transaction() as conn:
-            row = await self._refresh_row(conn, hash2)
-            if row is None:
-                return UnauthorisedError("refresh token is not valid")
-            if row.expires_at <= now:
-                await self._delete_session(conn, row.session_handle)
-                return UnauthorisedError("session expired")
-            if row.refresh_token_hash2 == hash2:
-                child = random_token()
-                swapped = await conn.execute(
-                    update(t.sessions)
-                    .where(
-                        t.sessions.c.app_id == self.ctx.app_id,
-                        t.sessions.c.session_handle == row.session_handle,
-                        t.sessions.c.refresh_token_hash2 == hash2,
-                    )
-                    .values(
-                        refresh_token_hash2=_hash2(child),
-                        expires_at=self._expiry(row.created_at, now),
-                    )
-                )
-                if swapped.rowcount == 1:
-                    await _rotate(conn, self.ctx.app_id, row.session_handle, hash2, child, now)
-                    record = _record(row, self._expiry(row.created_at, now))
-                    use_static = bool(row.use_static_key)
-                    rotated = True
-                else:  # a concurrent refresh won; judge this token as a superseded one
-                    row = await self._refresh_row(conn, hash2)
-                    rotated = False
-            else:
-                rotated = False
-            if not rotated:
-                if row is None:
-                    return UnauthorisedError("session does not exist")
-                if await self._is_benign_race(conn, row, now):
-                    return UnauthorisedError("refresh token already rotated", clear_tokens=False)
-                await self._delete_session(conn, row.session_handle)
-                theft = TokenTheftDetectedError(row.session_handle, row.user_id, row.recipe_user_id)
-        if not rotated:
-            self._remember(self._revoked, theft.session_handle)
-            return theft
+        rules = store.RotationRules(
+            self.ctx.app_id, self.ctx.settings.refresh_grace_seconds * 1000, self._expiry
+        )
+        outcome = await self.ctx.db.run(
+            partial(store.rotate, rules, store.hash2(refresh_token), now_ms()), write=True
+        )
+        if isinstance(outcome, TokenTheftDetectedError):
+            self._remember(self._revoked, outcome.session_handle)
+        if not isinstance(outcome, store.Rotated):
+            return outcome
         return await self._tokens(
-            record,
-            child,
+            outcome.record,
+            outcome.refresh_token,
             parent_token=refresh_token,
             enable_anti_csrf=enable_anti_csrf,
-            use_static_key=use_static,
+            use_static_key=outcome.use_static_key,
         )
-
-    async def _refresh_row(self, conn: AsyncConnection, hash2: str) -> Row[Any] | None:
-        rt, s = t.refresh_tokens, t.sessions
-        return (
-            await conn.execute(
-                select(
-                    rt.c.child_hash2,
-                    rt.c.superseded_at,
-                    s.c.session_handle,
-                    s.c.user_id,
-                    s.c.recipe_user_id,
-                    s.c.tenant_id,
-                    s.c.session_data,
-                    s.c.jwt_payload,
-                    s.c.refresh_token_hash2,
-                    s.c.use_static_key,
-                    s.c.created_at,
-                    s.c.expires_at,
-                )
-                .join(s, (s.c.app_id == rt.c.app_id) & (s.c.session_handle == rt.c.session_handle))
-                .where(rt.c.token_hash2 == hash2, rt.c.app_id == self.ctx.app_id)
-            )
-        ).first()
-
-    async def _is_benign_race(self, conn: AsyncConnection, row: Row[Any], now: int) -> bool:
-        """The immediate predecessor, replayed quickly, whose child nobody has used yet."""
-        if row.child_hash2 is None or row.child_hash2 != row.refresh_token_hash2:
-            return False
-        if now - (row.superseded_at or 0) > self.ctx.settings.refresh_grace_seconds * 1000:
-            return False
-        rt = t.refresh_tokens
-        used_at = (
-            await conn.execute(select(rt.c.used_at).where(rt.c.token_hash2 == row.child_hash2))
-        ).scalar_one_or_none()
-        return used_at is None
 
     # -- reading and changing ---------------------------------------------------------------
 
@@ -292,7 +211,7 @@ class SessionService:
             ).first()
         if row is None or row.expires_at <= now_ms():
             return None
-        return _record(row, row.expires_at)
+        return store.record_of(row, row.expires_at)
 
     async def handles_for_user(self, user_id: str, *, tenant_id: str | None = None) -> list[str]:
         s = t.sessions
@@ -386,13 +305,6 @@ class SessionService:
             )
         return result.rowcount == 1
 
-    async def _delete_session(self, conn: AsyncConnection, handle: str) -> None:
-        await conn.execute(
-            delete(t.sessions).where(
-                t.sessions.c.app_id == self.ctx.app_id, t.sessions.c.session_handle == handle
-            )
-        )
-
     def _expiry(self, created_at: int, now: int) -> int:
         idle = now + self.ctx.settings.refresh_token_validity * 1000
         absolute = self.ctx.settings.session_absolute_lifetime
@@ -460,23 +372,6 @@ def _session_info(claims: Mapping[str, Any]) -> SessionInfo:
     )
 
 
-def _record(row: Row[Any], expiry: int) -> SessionRecord:
-    return SessionRecord(
-        handle=row.session_handle,
-        user_id=row.user_id,
-        recipe_user_id=row.recipe_user_id,
-        tenant_id=row.tenant_id,
-        session_data=dict(row.session_data or {}),
-        user_data_in_jwt=dict(row.jwt_payload or {}),
-        time_created=row.created_at,
-        expiry=expiry,
-    )
-
-
-def _hash2(refresh_token: str) -> str:
-    return sha256_hex(sha256_hex(refresh_token))
-
-
 def _kid(token: str) -> str | None:
     try:
         header, _ = decode_unverified(token)
@@ -489,28 +384,3 @@ def _kid(token: str) -> str | None:
 def _is_static(token: str) -> bool:
     kid = _kid(token)
     return kid is not None and kid.startswith("s-")
-
-
-async def _insert_refresh_token(
-    conn: AsyncConnection, app_id: str, handle: str, token: str, now: int
-) -> None:
-    await conn.execute(
-        insert(t.refresh_tokens).values(
-            token_hash2=_hash2(token), app_id=app_id, session_handle=handle, created_at=now
-        )
-    )
-
-
-async def _rotate(
-    conn: AsyncConnection, app_id: str, handle: str, old_hash2: str, child: str, now: int
-) -> None:
-    rt = t.refresh_tokens
-    # Refreshing with a token is also the first use of it.
-    await conn.execute(
-        update(rt)
-        .where(rt.c.token_hash2 == old_hash2)
-        .values(
-            child_hash2=_hash2(child), superseded_at=now, used_at=func.coalesce(rt.c.used_at, now)
-        )
-    )
-    await _insert_refresh_token(conn, app_id, handle, child, now)
