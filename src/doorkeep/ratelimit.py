@@ -11,12 +11,15 @@ everywhere — for a window, never a permanent lock.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import case, select
+from sqlalchemy import BigInteger, Table, bindparam, case, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 
 from doorkeep.core.common import sha256_hex
 from doorkeep.storage import Database
@@ -46,10 +49,11 @@ class RateLimitConfig:
 
 
 class CounterStore(Protocol):
-    async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
-        """Count one attempt; returns (attempts in this window, seconds until it ends)."""
+    async def hit(self, counters: Sequence[tuple[str, int]]) -> list[tuple[int, float]]:
+        """Count one attempt on each (key, window seconds), together; for each, returns
+        (attempts in its window, seconds until the window ends)."""
 
-    async def reset(self, key: str) -> None: ...
+    async def reset(self, keys: Sequence[str]) -> None: ...
 
 
 class MemoryCounters:
@@ -58,47 +62,46 @@ class MemoryCounters:
     def __init__(self) -> None:
         self._windows: dict[str, tuple[float, int]] = {}
 
-    async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
+    async def hit(self, counters: Sequence[tuple[str, int]]) -> list[tuple[int, float]]:
         now = time.time()
-        start, count = self._windows.get(key, (now, 0))
-        if now - start >= window_seconds:
-            start, count = now, 0
-        self._windows[key] = (start, count + 1)
-        return count + 1, start + window_seconds - now
+        counted = []
+        for key, window_seconds in counters:
+            start, count = self._windows.get(key, (now, 0))
+            if now - start >= window_seconds:
+                start, count = now, 0
+            self._windows[key] = (start, count + 1)
+            counted.append((count + 1, start + window_seconds - now))
+        return counted
 
-    async def reset(self, key: str) -> None:
-        self._windows.pop(key, None)
+    async def reset(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._windows.pop(key, None)
 
 
 class DatabaseCounters:
-    """Shared by every instance on one database; one UPSERT per attempt."""
+    """Shared by every instance on one database; one transaction of UPSERTs per attempt."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._upsert = _counter_upsert(pg_insert if db.dialect == "postgresql" else sqlite_insert)
 
-    async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
+    async def hit(self, counters: Sequence[tuple[str, int]]) -> list[tuple[int, float]]:
         now = int(time.time() * 1000)
-        window_ms = window_seconds * 1000
-        table = t.rate_limit_counters
-        insert_ = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        expired = table.c.window_start <= now - window_ms
-        statement = insert_(table).values(key=key, window_start=now, count=1)
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={
-                # A window that has ended starts again at this attempt.
-                "count": _case(expired, 1, table.c.count + 1),
-                "window_start": _case(expired, now, table.c.window_start),
-            },
-        ).returning(table.c.count, table.c.window_start)
-        async with self.db.transaction() as conn:
-            count, start = (await conn.execute(statement)).one()
-        return int(count), (start + window_ms - now) / 1000
+        return await self.db.run(partial(self._hit, counters, now), write=True)
 
-    async def reset(self, key: str) -> None:
-        table = t.rate_limit_counters
-        async with self.db.transaction() as conn:
-            await conn.execute(table.delete().where(table.c.key == key))
+    def _hit(
+        self, counters: Sequence[tuple[str, int]], now: int, conn: Connection
+    ) -> list[tuple[int, float]]:
+        counted = []
+        for key, window_seconds in counters:
+            window_ms = window_seconds * 1000
+            params = {"counter": key, "now": now, "started_before": now - window_ms}
+            count, start = conn.execute(self._upsert, params).one()
+            counted.append((int(count), (start + window_ms - now) / 1000))
+        return counted
+
+    async def reset(self, keys: Sequence[str]) -> None:
+        await self.db.run(partial(_delete_counters, list(keys)), write=True)
 
     async def count(self, key: str) -> int:
         table = t.rate_limit_counters
@@ -119,17 +122,22 @@ class RedisCounters:
         )
         self.client = redis.Redis(connection_pool=pool)
 
-    async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
-        name = f"doorkeep:rl:{key}"
+    async def hit(self, counters: Sequence[tuple[str, int]]) -> list[tuple[int, float]]:
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, window_seconds, nx=True)
-            pipe.pttl(name)
-            count, _, ttl_ms = await pipe.execute()
-        return int(count), max(0.0, ttl_ms / 1000)
+            for key, window_seconds in counters:
+                name = f"doorkeep:rl:{key}"
+                pipe.incr(name)
+                pipe.expire(name, window_seconds, nx=True)
+                pipe.pttl(name)
+            replies = await pipe.execute()
+        # Three replies a counter: the count, the expiry's outcome, the time left.
+        return [
+            (int(replies[i]), max(0.0, replies[i + 2] / 1000)) for i in range(0, len(replies), 3)
+        ]
 
-    async def reset(self, key: str) -> None:
-        await self.client.delete(f"doorkeep:rl:{key}")
+    async def reset(self, keys: Sequence[str]) -> None:
+        if keys:
+            await self.client.delete(*(f"doorkeep:rl:{key}" for key in keys))
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -142,19 +150,39 @@ class RateLimiter:
 
     async def attempt(self, *checks: tuple[str, Limit]) -> float | None:
         """Count an attempt against each (key, limit); seconds to wait if any is exceeded."""
-        if not self.enabled:
+        if not self.enabled or not checks:
             return None
-        wait: float | None = None
-        for key, limit in checks:
-            count, remaining = await self.store.hit(key, limit.window_seconds)
-            if count > limit.limit:
-                wait = max(wait or 0.0, remaining)
-        return wait
+        counted = await self.store.hit([(key, limit.window_seconds) for key, limit in checks])
+        waits = [
+            remaining
+            for (_, limit), (count, remaining) in zip(checks, counted, strict=True)
+            if count > limit.limit
+        ]
+        return max(waits) if waits else None
 
     async def succeeded(self, *keys: str) -> None:
-        if self.enabled:
-            for key in keys:
-                await self.store.reset(key)
+        if self.enabled and keys:
+            await self.store.reset(keys)
+
+
+def _counter_upsert(insert_: Callable[[Table], Any]) -> Any:
+    """Count an attempt: a window that has ended starts again at this attempt."""
+    table = t.rate_limit_counters
+    now = bindparam("now", type_=BigInteger)
+    expired = table.c.window_start <= bindparam("started_before", type_=BigInteger)
+    statement = insert_(table).values(key=bindparam("counter"), window_start=now, count=1)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={
+            "count": _case(expired, 1, table.c.count + 1),
+            "window_start": _case(expired, now, table.c.window_start),
+        },
+    ).returning(table.c.count, table.c.window_start)
+
+
+def _delete_counters(keys: list[str], conn: Connection) -> None:
+    table = t.rate_limit_counters
+    conn.execute(table.delete().where(table.c.key.in_(keys)))
 
 
 def _case(condition: Any, when_true: Any, otherwise: Any) -> Any:
