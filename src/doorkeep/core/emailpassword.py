@@ -32,7 +32,7 @@ from doorkeep.core.common import (
 from doorkeep.core.context import AppContext
 from doorkeep.core.passwords import InvalidPasswordHash, validate_imported_hash
 from doorkeep.core.tenants import tenant_exists
-from doorkeep.core.users import User, load_users, read_users, resolve_user_id
+from doorkeep.core.users import User, load_users, resolve_user_id, user_rows, users_from_rows
 from doorkeep.storage import tables as t
 
 RECIPE_ID = "emailpassword"
@@ -41,23 +41,22 @@ RECIPE_ID = "emailpassword"
 MAX_SIGN_IN_PASSWORD_LENGTH = 4096
 
 
-def _credentials_by(column_name: str) -> Select[Any]:
-    """(user_id, password_hash) of the account with this email or username in a tenant."""
+def _account_by(column_name: str) -> Select[Any]:
+    """The rows of the user with this email or username in a tenant, with its hash."""
     ep, ept = t.emailpassword_users, t.emailpassword_user_tenants
-    return (
-        select(ep.c.user_id, ep.c.password_hash)
-        .join(ept, (ept.c.app_id == ep.c.app_id) & (ept.c.user_id == ep.c.user_id))
-        .where(
-            ept.c.app_id == bindparam("app_id"),
-            ept.c.tenant_id == bindparam("tenant_id"),
-            ept.c[column_name] == bindparam("identifier"),
-        )
+    account = select(ept.c.user_id).where(
+        ept.c.app_id == bindparam("app_id"),
+        ept.c.tenant_id == bindparam("tenant_id"),
+        ept.c[column_name] == bindparam("identifier"),
+    )
+    return user_rows(ep.c.password_hash).where(
+        t.users.c.app_id == bindparam("app_id"), t.users.c.user_id == account.scalar_subquery()
     )
 
 
 # Built once: building a statement and its cache key costs more than running it.
-_CREDENTIALS_BY_EMAIL = _credentials_by("email")
-_CREDENTIALS_BY_USERNAME = _credentials_by("username")
+_ACCOUNT_BY_EMAIL = _account_by("email")
+_ACCOUNT_BY_USERNAME = _account_by("username")
 
 
 @dataclass(frozen=True)
@@ -317,20 +316,19 @@ class EmailPasswordService:
     def _account(
         self, tenant_id: str, identifier: str, conn: Connection
     ) -> tuple[str, str, User] | None:
-        """(internal ID, password hash, user) of the account signing in, in one read.
+        """(internal ID, password hash, user) of the account signing in, in one statement.
 
         By email, or by username when the identifier has no @ (usernames never do).
-        The user is loaded before the password is checked: one unit of work instead
-        of two, at the price of loading it for a wrong password too.
+        The user is loaded before the password is checked, which costs nothing extra
+        when the password is wrong: it comes in the same rows as the hash.
         """
-        by = _CREDENTIALS_BY_EMAIL if "@" in identifier else _CREDENTIALS_BY_USERNAME
+        by = _ACCOUNT_BY_EMAIL if "@" in identifier else _ACCOUNT_BY_USERNAME
         params = {"app_id": self.ctx.app_id, "tenant_id": tenant_id}
-        row = conn.execute(by, {**params, "identifier": identifier.strip().lower()}).first()
-        if row is None:
+        rows = conn.execute(by, {**params, "identifier": identifier.strip().lower()}).all()
+        if not rows:
             return None
-        users = read_users(conn, self.ctx.app_id, [row.user_id])
-        # Empty if deleted between the two statements (each reads its own snapshot).
-        return (row.user_id, row.password_hash, users[0]) if users else None
+        internal_id = rows[0].user_id
+        return internal_id, rows[0].password_hash, users_from_rows(rows)[internal_id]
 
     async def _upgrade_hash(self, user_id: str, old_hash: str, password: str) -> None:
         """Replace a legacy or weaker hash; skipped if the hash changed meanwhile."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, tuple_
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from doorkeep.core.context import AppContext
@@ -129,7 +129,12 @@ async def resolve_user_id(conn: AsyncConnection, app_id: str, user_id: str) -> U
     return UserRef(row.supertokens_user_id, row.external_user_id)
 
 
-def _users_by_id() -> Select[Any]:
+def user_rows(*extra_columns: Any) -> Select[Any]:
+    """The rows that build users (`users_from_rows`), one per (user, tenant), plus
+    `extra_columns` of the joined tables; the caller adds the WHERE clause.
+
+    One statement for everything a User holds: each statement costs driver trips.
+    """
     u, ep, m, ut, ve = (
         t.users,
         t.emailpassword_users,
@@ -156,31 +161,15 @@ def _users_by_id() -> Select[Any]:
             m.c.external_user_id,
             ut.c.tenant_id,
             ve.c.user_id.is_not(None).label("verified"),
+            *extra_columns,
         )
         .select_from(joined)
-        .where(u.c.app_id == bindparam("app_id"), u.c.user_id.in_(bindparam("ids", expanding=True)))
         .order_by(u.c.user_id, ut.c.tenant_id)
     )
 
 
-# Built once: building a statement and its cache key costs more than running it.
-_USERS_BY_ID = _users_by_id()
-
-
-async def load_users(conn: AsyncConnection, app_id: str, internal_ids: Sequence[str]) -> list[User]:
-    """Build the users with these internal IDs, in the given order (missing ones skipped)."""
-    return await conn.run_sync(read_users, app_id, internal_ids)
-
-
-def read_users(conn: Connection, app_id: str, internal_ids: Sequence[str]) -> list[User]:
-    """`load_users` inside a unit of work (`Database.run`).
-
-    One statement, one row per (user, tenant): every sign-in, sign-up and user lookup
-    runs this, and each statement costs driver round trips.
-    """
-    if not internal_ids:
-        return []
-    rows = conn.execute(_USERS_BY_ID, {"app_id": app_id, "ids": list(internal_ids)}).all()
+def users_from_rows(rows: Sequence[Row[Any]]) -> dict[str, User]:
+    """Users by internal ID, from rows of `user_rows` ordered as it orders them."""
     tenants: dict[str, list[str]] = {}
     for r in rows:
         found = tenants.setdefault(r.user_id, [])
@@ -202,6 +191,27 @@ def read_users(conn: Connection, app_id: str, internal_ids: Sequence[str]) -> li
             username=r.username,
         )
         by_id[r.user_id] = User(public_id, r.time_joined, tenant_ids, (method,))
+    return by_id
+
+
+# Built once: building a statement and its cache key costs more than running it.
+_USERS_BY_ID = user_rows().where(
+    t.users.c.app_id == bindparam("app_id"),
+    t.users.c.user_id.in_(bindparam("ids", expanding=True)),
+)
+
+
+async def load_users(conn: AsyncConnection, app_id: str, internal_ids: Sequence[str]) -> list[User]:
+    """Build the users with these internal IDs, in the given order (missing ones skipped)."""
+    return await conn.run_sync(read_users, app_id, internal_ids)
+
+
+def read_users(conn: Connection, app_id: str, internal_ids: Sequence[str]) -> list[User]:
+    """`load_users` inside a unit of work (`Database.run`)."""
+    if not internal_ids:
+        return []
+    rows = conn.execute(_USERS_BY_ID, {"app_id": app_id, "ids": list(internal_ids)}).all()
+    by_id = users_from_rows(rows)
     return [by_id[i] for i in internal_ids if i in by_id]
 
 
