@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
 from functools import partial
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -21,27 +18,6 @@ from doorkeep.storage import Database
 from doorkeep.storage import tables as t
 
 COUNT_USERS = select(func.count()).select_from(t.users)
-
-
-@pytest.fixture
-async def sqlite_db(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
-    """doorkeep's Database on a migrated SQLite file of this test's own."""
-    path = tmp_path / "doorkeep.sqlite3"
-    shutil.copy(sqlite_template, path)
-    db = Database(f"sqlite:///{path}")
-    yield db
-    await db.dispose()
-
-
-@pytest.fixture
-def other_process(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    """A second connection to the same file, as another process would hold one.
-    `timeout=0`: it raises at once instead of waiting for a lock."""
-    connection = sqlite3.connect(
-        tmp_path / "doorkeep.sqlite3", isolation_level=None, timeout=0, check_same_thread=False
-    )
-    yield connection
-    connection.close()
 
 
 async def test_a_read_sees_what_a_transaction_committed(dk: Doorkeep) -> None:
