@@ -116,6 +116,7 @@ emailpassword_user_tenants = Table(
     ),
     UniqueConstraint("app_id", "tenant_id", "email"),
     UniqueConstraint("app_id", "tenant_id", "username"),
+    Index(None, "app_id", "user_id", "tenant_id"),  # email changes and deletions go by user
 )
 
 user_metadata = Table(

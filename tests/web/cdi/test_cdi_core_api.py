@@ -223,6 +223,9 @@ async def test_tenants_can_be_created_and_keep_their_users_apart(core: httpx.Asy
     )
     assert (await core.get("/acme/users/count")).json()["count"] == 1
     assert (await core.get("/users/count")).json()["count"] == 0
+    by_recipe = "/acme/users/count?includeRecipeIds="
+    assert (await core.get(by_recipe + "emailpassword")).json()["count"] == 1
+    assert (await core.get(by_recipe + "thirdparty")).json()["count"] == 0
     bad = await core.put("/recipe/multitenancy/tenant/v2", json={"tenantId": "Not valid!"})
     assert bad.status_code == 400
 
