@@ -10,6 +10,7 @@ from typing import Any
 from doorkeep.background import BackgroundTasks
 from doorkeep.config import Settings
 from doorkeep.core.app import Core
+from doorkeep.core.housekeeping import Housekeeping
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailDelivery, EmailDeliveryConfig
 from doorkeep.flows.change_email import ChangeEmail
@@ -76,6 +77,11 @@ class Doorkeep:
             else DatabaseCounters(self.core.db)
         )
         self.limiter = RateLimiter(counters, enabled=self.settings.rate_limits_enabled)
+        self.housekeeping = Housekeeping(
+            self.core.db,
+            interval_s=self.settings.purge_interval_seconds,
+            longest_window_s=self.rate_limits.longest_window_seconds,
+        )
         self.email_delivery = EmailDelivery.create(self.settings, email_delivery)
         self.emailpassword = EmailPasswordRecipe(public, self.email_delivery, emailpassword)
         self.session = SessionRecipe(public, session)
@@ -109,9 +115,11 @@ class Doorkeep:
                 return
             await self.core.start()
             await self.core.public.keys.signing_key()
+            self.housekeeping.start()
             self.started = True
 
     async def close(self) -> None:
+        await self.housekeeping.stop()
         await self.background.drain(timeout=5)
         await self.email_delivery.background.drain(timeout=5)
         await self.core.close()

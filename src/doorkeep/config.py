@@ -75,6 +75,10 @@ class Settings:
     rate_limits_enabled: bool = True
     redis_url: str | None = None
 
+    # Expired sessions, single-use tokens and ended rate-limit windows are deleted this
+    # often (seconds; the first sweep a minute after start). 0 turns the sweep off.
+    purge_interval_seconds: float = 3600.0
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from `DOORKEEP_<NAME>` variables (e.g. `DOORKEEP_DATABASE_URL`)."""

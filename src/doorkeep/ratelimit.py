@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import partial
 from typing import Any, Protocol
 
@@ -46,6 +46,12 @@ class RateLimitConfig:
     email_exists_per_ip: Limit = Limit(30, 60)
     change_password_per_user: Limit = Limit(5, 300)
     extra: dict[str, Limit] = field(default_factory=dict)
+
+    @property
+    def longest_window_seconds(self) -> int:
+        """How long a counter can matter: older windows have ended for every limit."""
+        limits = [getattr(self, f.name) for f in fields(self) if f.name != "extra"]
+        return max(limit.window_seconds for limit in [*limits, *self.extra.values()])
 
 
 class CounterStore(Protocol):

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
-from doorkeep.core import emailpassword, session_store, users
+from doorkeep.core import emailpassword, housekeeping, session_store, users
 from doorkeep.ratelimit import DatabaseCounters
 from doorkeep.storage import Database
 from doorkeep.storage import tables as t
@@ -44,6 +44,10 @@ HOT_STATEMENTS: dict[str, tuple[Any, dict[str, Any]]] = {
     ),
     "refresh: was the child used": (session_store._CHILD_USED_AT, {"hash2": "h"}),
     "revoke a session": (session_store._DELETE_SESSION, {"app": "public", "handle": "s"}),
+    **{
+        f"sweep expired {table}": (statement, {"now": 1, "counters_before": 1, "batch": 1000})
+        for table, statement in housekeeping.PURGES.items()
+    },
     # How an email change updates, and a user deletion cascades to, the account's tenants.
     "an account's tenants by user": (
         select(t.emailpassword_user_tenants).where(

@@ -281,14 +281,6 @@ class SessionService:
         token = await self._sign(new_claims, static=_is_static(access_token), expiry_from_now=True)
         return VerifiedSession(_session_info(new_claims), new_claims, token)
 
-    async def purge_expired(self) -> int:
-        s = t.sessions
-        async with self.ctx.db.transaction() as conn:
-            result = await conn.execute(
-                delete(s).where(s.c.app_id == self.ctx.app_id, s.c.expires_at <= now_ms())
-            )
-        return result.rowcount
-
     # -- internals --------------------------------------------------------------------------
 
     async def _update_column(self, handle: str, **values: Any) -> bool:

@@ -198,6 +198,7 @@ email_verification_tokens = Table(
     Column("email", String(256), nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Index(None, "app_id", "user_id", "email"),
+    Index(None, "expires_at"),  # the sweep of expired rows
 )
 
 verified_emails = Table(
@@ -221,6 +222,7 @@ password_reset_tokens = Table(
         ["app_id", "user_id"], ["users.app_id", "users.user_id"], ondelete="CASCADE"
     ),
     Index(None, "app_id", "user_id"),
+    Index(None, "expires_at"),  # the sweep of expired rows
 )
 
 # Fixed-window attempt counters (rate limits) shared by every instance.
@@ -230,4 +232,5 @@ rate_limit_counters = Table(
     Column("key", String(320), primary_key=True),
     Column("window_start", BigInteger, nullable=False),
     Column("count", BigInteger, nullable=False),
+    Index(None, "window_start"),  # the sweep of ended windows
 )
