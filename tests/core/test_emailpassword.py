@@ -17,6 +17,7 @@ from doorkeep.core.emailpassword import (
     UpdateOk,
     WrongCredentialsError,
 )
+from doorkeep.core.tenants import save_tenant
 from doorkeep.storage import tables as t
 
 PASSWORD = "correct horse battery"
@@ -221,6 +222,25 @@ async def test_list_and_count_users_with_pagination(dk: Doorkeep) -> None:
     assert newest[0].email == "user4@example.com"
     assert await users.count_users() == 5
     assert await users.count_users(tenant_id="public") == 5
+
+
+async def test_a_tenants_users_are_listed_in_join_order_across_pages(dk: Doorkeep) -> None:
+    await save_tenant(dk.core.db, "public", "acme")
+    for i in range(6):  # alternate tenants, so the tenant's users are not contiguous
+        tenant = "acme" if i % 2 else "public"
+        signed_up = await dk.emailpassword.sign_up(f"user{i}@example.com", PASSWORD, tenant)
+        assert isinstance(signed_up, SignUpOk)
+    users = dk.core.public.users
+    first, token = await users.list_users(tenant_id="acme", limit=2)
+    second, last_token = await users.list_users(tenant_id="acme", limit=2, pagination_token=token)
+    assert [u.email for u in first + second] == [f"user{i}@example.com" for i in (1, 3, 5)]
+    assert last_token is None
+    newest, _ = await users.list_users(tenant_id="acme", limit=1, newest_first=True)
+    assert newest[0].email == "user5@example.com"
+    by_recipe, _ = await users.list_users(tenant_id="acme", recipe_ids=["emailpassword"])
+    assert len(by_recipe) == 3
+    assert await users.list_users(tenant_id="acme", recipe_ids=["thirdparty"]) == ([], None)
+    assert await users.count_users(tenant_id="acme") == 3
 
 
 async def test_delete_user_removes_everything_that_belongs_to_them(dk: Doorkeep) -> None:

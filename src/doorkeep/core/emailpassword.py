@@ -382,7 +382,10 @@ def account_rows(
                 "time_joined": joined,
             },
         ),
-        (t.user_tenants, {"app_id": app_id, "tenant_id": tenant_id, "user_id": user_id}),
+        (
+            t.user_tenants,
+            {"app_id": app_id, "tenant_id": tenant_id, "user_id": user_id, "time_joined": joined},
+        ),
         (
             t.emailpassword_users,
             {

@@ -215,6 +215,40 @@ def read_users(conn: Connection, app_id: str, internal_ids: Sequence[str]) -> li
     return [by_id[i] for i in internal_ids if i in by_id]
 
 
+def page_query(
+    app_id: str,
+    tenant_id: str | None,
+    recipe_ids: Sequence[str],
+    cursor: tuple[int, str] | None,
+    *,
+    newest_first: bool,
+) -> Select[Any]:
+    """(user_id, time_joined) of users in join order, after `cursor`; the caller limits.
+
+    With a tenant, read from that tenant's user_tenants rows (they carry the join
+    time) instead of walking every user of the app checking membership.
+    """
+    u, ut = t.users, t.user_tenants
+    if tenant_id is None:
+        source = u
+        query = select(u.c.user_id, u.c.time_joined).where(u.c.app_id == app_id)
+    else:
+        source = ut
+        query = select(ut.c.user_id, ut.c.time_joined).where(
+            ut.c.app_id == app_id, ut.c.tenant_id == tenant_id
+        )
+        if recipe_ids:
+            query = query.join(u, (u.c.app_id == ut.c.app_id) & (u.c.user_id == ut.c.user_id))
+    if recipe_ids:
+        query = query.where(u.c.recipe_id.in_(recipe_ids))
+    key = tuple_(source.c.time_joined, source.c.user_id)
+    if cursor is not None:
+        query = query.where(key < tuple_(*cursor) if newest_first else key > tuple_(*cursor))
+    if newest_first:
+        return query.order_by(source.c.time_joined.desc(), source.c.user_id.desc())
+    return query.order_by(source.c.time_joined, source.c.user_id)
+
+
 def _encode_cursor(time_joined: int, user_id: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([time_joined, user_id]).encode()).decode()
 
@@ -255,34 +289,15 @@ class UserService:
         """A page of users ordered by time joined; returns the users and the next page's token."""
         if not 1 <= limit <= 1000:
             raise ValueError("limit must be between 1 and 1000")
-        u = t.users
-        query = select(u.c.user_id, u.c.time_joined).where(u.c.app_id == self.ctx.app_id)
-        if tenant_id is not None:
-            ut = t.user_tenants
-            query = query.where(
-                select(ut.c.user_id)
-                .where(
-                    ut.c.app_id == u.c.app_id,
-                    ut.c.user_id == u.c.user_id,
-                    ut.c.tenant_id == tenant_id,
-                )
-                .exists()
-            )
-        recipe_list = [r for r in (recipe_ids or []) if r]
-        if recipe_list:
-            query = query.where(u.c.recipe_id.in_(recipe_list))
-        key = tuple_(u.c.time_joined, u.c.user_id)
+        cursor = None
         if pagination_token:
             cursor = _decode_cursor(pagination_token)
             if cursor is None:
                 raise InvalidPaginationToken("invalid pagination token")
-            query = query.where(key < tuple_(*cursor) if newest_first else key > tuple_(*cursor))
-        order = (
-            (u.c.time_joined.desc(), u.c.user_id.desc())
-            if newest_first
-            else (u.c.time_joined, u.c.user_id)
-        )
-        query = query.order_by(*order).limit(limit + 1)
+        recipe_list = [r for r in (recipe_ids or []) if r]
+        query = page_query(
+            self.ctx.app_id, tenant_id, recipe_list, cursor, newest_first=newest_first
+        ).limit(limit + 1)
         async with self.ctx.db.read() as conn:
             rows = (await conn.execute(query)).all()
             page = rows[:limit]

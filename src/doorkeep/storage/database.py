@@ -149,12 +149,13 @@ class Database:
         with self._unit_engine.connect() as conn:
             return unit(conn.execution_options(**{_READ_ONLY: True}))
 
-    async def migrate(self) -> None:
-        """Bring the schema to the newest revision (safe to call from several instances)."""
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to `revision`, the newest by default (safe to call from
+        several instances)."""
         async with self.engine.begin() as conn:
             if self.dialect == "postgresql":
                 await conn.execute(text(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
-            await conn.run_sync(_upgrade_to_head)
+            await conn.run_sync(_upgrade, revision)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -175,11 +176,11 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def _upgrade_to_head(connection: Connection) -> None:
+def _upgrade(connection: Connection, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 def _configure_sqlite(sync_engine: Engine) -> None:

@@ -73,6 +73,8 @@ user_tenants = Table(
     Column("app_id", ID, primary_key=True),
     Column("tenant_id", ID, primary_key=True),
     Column("user_id", ID, primary_key=True),
+    # The user's, copied: a tenant's users are listed in the order they joined.
+    Column("time_joined", BigInteger, nullable=False),
     ForeignKeyConstraint(
         ["app_id", "user_id"], ["users.app_id", "users.user_id"], ondelete="CASCADE"
     ),
@@ -80,6 +82,7 @@ user_tenants = Table(
         ["app_id", "tenant_id"], ["tenants.app_id", "tenants.tenant_id"], ondelete="CASCADE"
     ),
     Index(None, "app_id", "user_id", "tenant_id"),  # covering: loading a user joins on it
+    Index(None, "app_id", "tenant_id", "time_joined", "user_id"),  # a tenant's users, in order
 )
 
 USERNAME = String(64)
