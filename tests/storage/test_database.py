@@ -146,3 +146,17 @@ async def test_sqlite_writers_of_one_process_queue_for_each_other(sqlite_db: Dat
         sqlite_db.run(partial(slow_unit, "by unit"), write=True), by_transaction("by transaction")
     )
     assert await sqlite_db.run(_count_rows) == 2
+
+
+def test_one_sqlite_database_serves_one_event_loop_after_another(sqlite_db: Database) -> None:
+    """A Database made once and used under several loops (asyncio.run per CLI command,
+    a test loop per test): its writer lock must not stay bound to the first loop."""
+
+    async def contended_writes(prefix: str) -> None:
+        await asyncio.gather(
+            *(sqlite_db.run(partial(_add_row, f"{prefix}{i}"), write=True) for i in range(5))
+        )
+
+    asyncio.run(contended_writes("first loop "))
+    asyncio.run(contended_writes("second loop "))
+    assert asyncio.run(sqlite_db.run(_count_rows)) == 10

@@ -13,6 +13,7 @@ its thread per statement, each costing the event loop ~0.1 ms; a unit makes one.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -86,7 +87,10 @@ class Database:
         self._unit_thread: ThreadPoolExecutor | None = None
         # SQLite: one writer at a time in this process. Its two connections would
         # otherwise meet in SQLite's busy handler, which sleeps up to 100 ms a try.
-        self._writer = asyncio.Lock() if self.dialect == "sqlite" else None
+        # One lock per event loop: a lock that once waited is bound to its loop.
+        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -96,16 +100,20 @@ class Database:
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[None]:
-        if self._writer is None:
+        if self.dialect != "sqlite":
             yield
             return
+        loop = asyncio.get_running_loop()
+        writer = self._writers.get(loop)
+        if writer is None:
+            writer = self._writers[loop] = asyncio.Lock()
         # Bounded like the pool's wait: a writer stuck behind another answers 503.
         async with asyncio.timeout(_WRITER_WAIT_S):
-            await self._writer.acquire()
+            await writer.acquire()
         try:
             yield
         finally:
-            self._writer.release()
+            writer.release()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
