@@ -44,6 +44,7 @@ HOT_STATEMENTS: dict[str, tuple[Any, dict[str, Any]]] = {
         {"old_hash2": "a", "new_hash2": "b", "now": 1},
     ),
     "refresh: was the child used": (session_store._CHILD_USED_AT, {"hash2": "h"}),
+    "first use of a refreshed session": (session_store._MARK_USED, {"hash2": "h", "now": 1}),
     "revoke a session": (session_store._DELETE_SESSION, {"app": "public", "handle": "s"}),
     **{
         f"sweep expired {table}": (statement, {"now": 1, "counters_before": 1, "batch": 1000})

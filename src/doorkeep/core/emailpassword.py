@@ -323,8 +323,12 @@ class EmailPasswordService:
         when the password is wrong: it comes in the same rows as the hash.
         """
         by = _ACCOUNT_BY_EMAIL if "@" in identifier else _ACCOUNT_BY_USERNAME
-        params = {"app_id": self.ctx.app_id, "tenant_id": tenant_id}
-        rows = conn.execute(by, {**params, "identifier": identifier.strip().lower()}).all()
+        params = {
+            "app_id": self.ctx.app_id,
+            "tenant_id": tenant_id,
+            "identifier": identifier.strip().lower(),
+        }
+        rows = conn.execute(by, params).all()
         if not rows:
             return None
         internal_id = rows[0].user_id

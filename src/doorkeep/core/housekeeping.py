@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -74,11 +74,10 @@ async def purge_expired(
     """Delete every row that expired by `now` (ms), and counters whose window began by
     `counters_before` (ms): the longest rate-limit window ago, so none still counts."""
     params = {"now": now, "counters_before": counters_before, "batch": batch}
-    deleted: dict[str, int] = {}
-    for name in (f.name for f in fields(Purged)):
-        deleted[name] = 0
+    deleted = dict.fromkeys(PURGES, 0)
+    for name, statement in PURGES.items():
         while True:
-            count = await db.run(partial(_delete_batch, PURGES[name], params), write=True)
+            count = await db.run(partial(_delete_batch, statement, params), write=True)
             deleted[name] += count
             if count < batch:
                 break

@@ -27,22 +27,23 @@ _s, _rt = t.sessions, t.refresh_tokens
 
 _INSERT_SESSION = insert(_s)
 _INSERT_REFRESH_TOKEN = insert(_rt)
-_REFRESH_ROW = select(
-    _rt.c.child_hash2,
-    _rt.c.superseded_at,
-    _s.c.session_handle,
-    _s.c.user_id,
-    _s.c.recipe_user_id,
-    _s.c.tenant_id,
-    _s.c.session_data,
-    _s.c.jwt_payload,
-    _s.c.refresh_token_hash2,
-    _s.c.use_static_key,
-    _s.c.created_at,
-    _s.c.expires_at,
-).join(_s, (_s.c.app_id == _rt.c.app_id) & (_s.c.session_handle == _rt.c.session_handle))
-_REFRESH_ROW = _REFRESH_ROW.where(
-    _rt.c.token_hash2 == bindparam("hash2"), _rt.c.app_id == bindparam("app_id")
+_REFRESH_ROW = (
+    select(
+        _rt.c.child_hash2,
+        _rt.c.superseded_at,
+        _s.c.session_handle,
+        _s.c.user_id,
+        _s.c.recipe_user_id,
+        _s.c.tenant_id,
+        _s.c.session_data,
+        _s.c.jwt_payload,
+        _s.c.refresh_token_hash2,
+        _s.c.use_static_key,
+        _s.c.created_at,
+        _s.c.expires_at,
+    )
+    .join(_s, (_s.c.app_id == _rt.c.app_id) & (_s.c.session_handle == _rt.c.session_handle))
+    .where(_rt.c.token_hash2 == bindparam("hash2"), _rt.c.app_id == bindparam("app_id"))
 )
 # Compare-and-swap: only the refresh that still sees the current token gets a child.
 _SWAP_TOKEN = (
@@ -63,6 +64,12 @@ _SUPERSEDE_TOKEN = (
         superseded_at=bindparam("now"),
         used_at=func.coalesce(_rt.c.used_at, bindparam("now")),
     )
+)
+# A refreshed session's first verified use marks its token used (see `rotate`'s races).
+_MARK_USED = (
+    update(_rt)
+    .where(_rt.c.token_hash2 == bindparam("hash2"), _rt.c.used_at.is_(None))
+    .values(used_at=bindparam("now"))
 )
 _CHILD_USED_AT = select(_rt.c.used_at).where(_rt.c.token_hash2 == bindparam("hash2"))
 _DELETE_SESSION = delete(_s).where(
@@ -96,6 +103,10 @@ def insert_session(
         },
     )
     _insert_refresh_token(conn, app_id, record.handle, token_hash2, record.time_created)
+
+
+def mark_used(token_hash2: str, now: int, conn: Connection) -> None:
+    conn.execute(_MARK_USED, {"hash2": token_hash2, "now": now})
 
 
 @dataclass(frozen=True)

@@ -159,13 +159,7 @@ class SessionService:
     ) -> TokenInfo:
         """First use of a refreshed session: mark its refresh token used, drop the parent marker."""
         current_hash2 = sha256_hex(claims["refreshTokenHash1"])
-        rt = t.refresh_tokens
-        async with self.ctx.db.transaction() as conn:
-            await conn.execute(
-                update(rt)
-                .where(rt.c.token_hash2 == current_hash2, rt.c.used_at.is_(None))
-                .values(used_at=now_ms())
-            )
+        await self.ctx.db.run(partial(store.mark_used, current_hash2, now_ms()), write=True)
         self._remember(self._promoted, access_token)
         new_claims = dict(claims)
         new_claims["parentRefreshTokenHash1"] = None
