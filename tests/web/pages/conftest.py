@@ -21,6 +21,7 @@ from doorkeep import Doorkeep, Settings
 from doorkeep.recipes.emailverification import EmailVerificationConfig
 from doorkeep.testing import SmtpSink, email_text, free_port, serve_in_thread
 from doorkeep.web.server import create_app
+from tests.optional import BROWSER, import_or_skip
 
 _ROOT = Path(__file__).resolve().parents[3]
 # The README's screenshots change only on request (DOORKEEP_UPDATE_SCREENSHOTS=1):
@@ -55,7 +56,7 @@ def chromium_path() -> str:
 @pytest.fixture(scope="module")  # Playwright's sync loop must stop before async tests run
 def browser() -> Iterator[Any]:
     executable = chromium_path()
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = import_or_skip("playwright.sync_api", BROWSER)
     with sync_api.sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield instance

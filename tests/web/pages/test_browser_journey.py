@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from tests.optional import BROWSER, import_or_skip
 from tests.web.pages.conftest import Site, screenshot
 
-pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import expect
+expect = import_or_skip("playwright.sync_api", BROWSER).expect
 
 EMAIL = "ada@example.com"
 NEW_EMAIL = "ada.lovelace@example.com"
