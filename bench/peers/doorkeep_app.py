@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from doorkeep import Doorkeep, Settings
 from doorkeep.integrations.fastapi import verify_session
 from doorkeep.integrations.starlette import install
-from doorkeep.web.session_request import Session
+from doorkeep.recipes.session.request import Session
 
 dk = Doorkeep(Settings.from_env(database_url=os.environ["PEER_DB_URL"]))
 app = FastAPI()

@@ -25,7 +25,7 @@ from doorkeep.recipes.base import UserContext
 
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep
-    from doorkeep.web.session_request import Session
+    from doorkeep.recipes.session.request import Session
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 
 from doorkeep.integrations.starlette import install, session_of
-from doorkeep.web.session_request import Session, SessionError
+from doorkeep.recipes.session.request import Session, SessionError
 
 __all__ = ["Session", "SessionError", "install", "session_of", "verify_session"]
 

@@ -19,15 +19,15 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from doorkeep.storage.database import is_unavailable
-from doorkeep.web.session_request import (
+from doorkeep.recipes.session.request import (
     MUTATIONS_KEY,
     Session,
     SessionError,
     get_session,
     mutations_of,
 )
-from doorkeep.web.transport import ResponseMutations
+from doorkeep.recipes.session.transport import ResponseMutations
+from doorkeep.storage.database import is_unavailable
 
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from starlette.requests import Request
 
 from doorkeep.core.common import Status
-from doorkeep.web.transport import ResponseMutations
 
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep
+    from doorkeep.recipes.session.transport import ResponseMutations
 
 
 @dataclass

@@ -35,6 +35,8 @@ from doorkeep.recipes.emailpassword.forms import (
     validate_form_fields,
 )
 from doorkeep.recipes.session.apis import SessionApis
+from doorkeep.recipes.session.request import Session, SessionError, get_session, mutations_of
+from doorkeep.recipes.session.transport import TokenTransport, anti_csrf_mode
 from doorkeep.web.http import (
     client_ip,
     json_not_found,
@@ -45,8 +47,6 @@ from doorkeep.web.http import (
     too_many_attempts,
     user_json,
 )
-from doorkeep.web.session_request import Session, SessionError, get_session, mutations_of
-from doorkeep.web.transport import TokenTransport, anti_csrf_mode
 
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep

@@ -17,7 +17,7 @@ from doorkeep.core.users import User
 from doorkeep.recipes.apis import APIOptions, GeneralError, OkResult
 from doorkeep.recipes.base import UserContext
 from doorkeep.recipes.emailpassword.forms import FormField
-from doorkeep.web.session_request import Session, attach_new_session
+from doorkeep.recipes.session.request import Session, attach_new_session
 
 if TYPE_CHECKING:
     from doorkeep.core.emailpassword import WrongCredentialsError

@@ -26,7 +26,7 @@ from doorkeep.recipes.emailverification.apis import EmailVerificationApis
 from doorkeep.recipes.emailverification.functions import EmailVerificationFunctions
 
 if TYPE_CHECKING:
-    from doorkeep.web.session_request import Session
+    from doorkeep.recipes.session.request import Session
 
 __all__ = [
     "CLAIM",

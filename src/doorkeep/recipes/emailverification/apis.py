@@ -12,7 +12,7 @@ from doorkeep.core.emailverification import (
 )
 from doorkeep.recipes.apis import APIOptions, OkResult
 from doorkeep.recipes.base import UserContext
-from doorkeep.web.session_request import Session
+from doorkeep.recipes.session.request import Session
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from doorkeep.core.session_models import (
     UnauthorisedError,
     VerifiedSession,
 )
-from doorkeep.web.transport import (
+from doorkeep.recipes.session.transport import (
     ANTI_CSRF_HEADER,
     AuthMode,
     ResponseMutations,

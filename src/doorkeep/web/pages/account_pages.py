@@ -9,9 +9,9 @@ from doorkeep.core.common import FieldError
 from doorkeep.core.emailpassword import EmailAlreadyExistsError, WrongCredentialsError
 from doorkeep.flows.change_email import EmailChanged, EmailChangeNotAllowedError, VerificationSent
 from doorkeep.flows.change_password import PasswordChanged, TooManyAttemptsError
+from doorkeep.recipes.session.request import Session, mutations_of
 from doorkeep.web.pages.auth_pages import NOTICES, field_errors, too_many
 from doorkeep.web.pages.outcome import Outcome, PageRequest, Redirect, Render
-from doorkeep.web.session_request import Session, mutations_of
 
 # The flow names its fields as the JSON API does; the form uses piccolo_api's names.
 PASSWORD_FORM_NAMES = {

@@ -22,6 +22,8 @@ from starlette.types import Receive, Scope, Send
 
 from doorkeep.recipes.apis import TemporaryFailure
 from doorkeep.recipes.emailpassword.forms import BadRequest
+from doorkeep.recipes.session.request import Session, SessionError, get_session
+from doorkeep.recipes.session.transport import AUTH_MODE_SCOPE_KEY
 from doorkeep.web.pages import account_pages, auth_pages
 from doorkeep.web.pages.config import PagesConfig
 from doorkeep.web.pages.outcome import Outcome, PageRequest, Redirect, Render
@@ -34,8 +36,6 @@ from doorkeep.web.pages.security import (
     new_csrf_token,
     security_headers,
 )
-from doorkeep.web.session_request import Session, SessionError, get_session
-from doorkeep.web.transport import AUTH_MODE_SCOPE_KEY
 
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep

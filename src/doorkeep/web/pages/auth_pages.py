@@ -19,10 +19,10 @@ from doorkeep.recipes.emailpassword.forms import (
     sign_in_fields,
     validate_form_fields,
 )
+from doorkeep.recipes.session.request import mutations_of
 from doorkeep.web.http import client_ip
 from doorkeep.web.pages.outcome import Outcome, PageRequest, Redirect, Render
 from doorkeep.web.pages.security import local_path
-from doorkeep.web.session_request import mutations_of
 
 # Fixed texts chosen by a `notice` query parameter: nothing from the URL is echoed.
 NOTICES = {

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from doorkeep.web.session_request import Session
+from doorkeep.recipes.session.request import Session
 
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep
