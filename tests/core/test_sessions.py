@@ -195,13 +195,73 @@ async def test_sessions_of_a_mapped_user_answer_to_both_ids(dk: Doorkeep) -> Non
     assert await dk.session.revoke_all_sessions_for_user(ada.user.id) == [created.session.handle]
 
 
-async def test_absolute_lifetime_caps_a_refresh_chain(database_url: str) -> None:
-    settings = Settings(database_url=database_url, session_absolute_lifetime=1)
+class Clock:
+    """doorkeep's clock (`core.common.now_ms`) under the test's control: lifetimes of
+    minutes are tested without waiting for them."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr("doorkeep.core.common.time", fake)
+    return fake
+
+
+async def test_absolute_lifetime_caps_a_refresh_chain(database_url: str, clock: Clock) -> None:
+    """Checklist 18. The chain is refreshed three times before its 100 s cap, each time
+    well inside the idle limit, and still ends at the cap.
+    Fails if the cap moved on refresh (mutant: `_expiry` caps at `now + absolute`
+    instead of `created_at + absolute`)."""
+    settings = Settings(database_url=database_url, session_absolute_lifetime=100)
     async with Doorkeep(settings) as dk:
-        created = await new_session(dk)
-        await asyncio.sleep(1.1)
+        current = await new_session(dk)
+        created = await dk.session.get_session_information(current.session.handle)
+        assert created is not None
+        cap_ms = created.time_created + 100_000
+        for _ in range(3):
+            clock.advance(30)
+            refreshed = await dk.session.refresh_session(current.refresh_token.token)
+            assert isinstance(refreshed, NewSession)
+            assert refreshed.refresh_token.expiry <= cap_ms
+            current = refreshed
+        clock.advance(11)  # 101 s after sign-in: 11 s after the last refresh
         assert isinstance(
-            await dk.session.refresh_session(created.refresh_token.token), UnauthorisedError
+            await dk.session.refresh_session(current.refresh_token.token), UnauthorisedError
+        )
+        assert await dk.session.get_session_information(current.session.handle) is None
+
+
+async def test_idle_lifetime_slides_on_refresh_and_ends_an_idle_session(
+    database_url: str, clock: Clock
+) -> None:
+    """Checklist 18 (idle). `refresh_token_validity` of 60 s: refreshing every 50 s keeps
+    the session past its first expiry; 61 s without a refresh ends it.
+    Fails if idle expiry is not enforced (mutant: `_expiry` ignores
+    `refresh_token_validity`) and if it does not slide (mutant: `rotate` keeps the old
+    `expires_at`)."""
+    settings = Settings(database_url=database_url, refresh_token_validity=60)
+    async with Doorkeep(settings) as dk:
+        current = await new_session(dk)
+        for _ in range(3):  # 150 s in all, far past the first 60 s
+            clock.advance(50)
+            refreshed = await dk.session.refresh_session(current.refresh_token.token)
+            assert isinstance(refreshed, NewSession)
+            assert refreshed.refresh_token.expiry == int(clock.now * 1000) + 60_000
+            current = refreshed
+        clock.advance(61)
+        info = await dk.session.get_session_information(current.session.handle)
+        assert info is None  # idle: gone for readers too
+        assert isinstance(
+            await dk.session.refresh_session(current.refresh_token.token), UnauthorisedError
         )
 
 
