@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from doorkeep.config import Settings
@@ -13,6 +12,7 @@ from doorkeep.core.emailverification import EmailVerificationService
 from doorkeep.core.idmapping import UserIdMappingService
 from doorkeep.core.keys import KeyService
 from doorkeep.core.metadata import MetadataService
+from doorkeep.core.passwordless import PasswordlessService
 from doorkeep.core.passwordreset import PasswordResetService
 from doorkeep.core.passwords import PasswordHasher
 from doorkeep.core.sessions import SessionService
@@ -34,6 +34,7 @@ class AppCore:
         self.idmapping = UserIdMappingService(ctx)
         self.emailverification = EmailVerificationService(ctx)
         self.passwordreset = PasswordResetService(ctx)
+        self.passwordless = PasswordlessService(ctx)
 
     async def delete_user(self, user_id: str) -> bool:
         """Delete the user, their sessions, metadata, mappings and tokens."""
@@ -73,7 +74,9 @@ class Core:
         app = self._apps.get(app_id)
         if app is None or setting_overrides:
             settings = (
-                replace(self.settings, **setting_overrides) if setting_overrides else self.settings
+                self.settings.with_overrides(**setting_overrides)
+                if setting_overrides
+                else self.settings
             )
             app = AppCore(AppContext(app_id, settings, self.db, self.hasher))
             self._apps[app_id] = app
@@ -109,6 +112,8 @@ _CORE_CONFIG: dict[str, tuple[str, float]] = {
     "password_reset_token_lifetime": ("password_reset_token_lifetime", 0.001),  # ms
     "email_verification_token_lifetime": ("email_verification_token_lifetime", 0.001),  # ms
     "access_token_dynamic_signing_key_update_interval": ("signing_key_rotation_hours", 1),  # h
+    "passwordless_code_lifetime": ("passwordless_code_lifetime", 0.001),  # ms
+    "passwordless_max_code_input_attempts": ("passwordless_max_code_input_attempts", 1),
 }
 _FRACTIONAL = {"signing_key_rotation_hours"}
 
