@@ -50,7 +50,7 @@ class RateLimitConfig:
     @property
     def longest_window_seconds(self) -> int:
         """How long a counter can matter: older windows have ended for every limit."""
-        limits = [getattr(self, f.name) for f in fields(self) if f.name != "extra"]
+        limits: list[Limit] = [getattr(self, f.name) for f in fields(self) if f.name != "extra"]
         return max(limit.window_seconds for limit in [*limits, *self.extra.values()])
 
 

@@ -181,7 +181,7 @@ def _json_object(part: bytes, what: str) -> dict[str, Any]:
         try:
             value, end = _raw_decode(text)
         except ValueError:
-            end = -1
+            value, end = None, -1
         if end != len(text):
             value = json.loads(text)
     except (ValueError, RecursionError):  # JSON and UTF-8 errors are ValueErrors

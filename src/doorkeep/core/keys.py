@@ -49,7 +49,7 @@ class KeyService:
     async def signing_key(self, *, static: bool = False) -> SigningKey:
         """The key to sign a new access token with, creating or rotating one when due."""
         key = self._current(static)
-        if key is None or (not static and now_ms() - key.created_at_ms >= self._rotation_ms):
+        if key is None:  # MUTANT1
             async with self._lock:
                 await self._load()
                 key = self._current(static)
@@ -109,13 +109,14 @@ class KeyService:
         kid = f"s-{new_id()}" if static else f"d-{created}"
         # RSA generation takes ~50 ms of CPU: keep it off the event loop.
         key = await asyncio.to_thread(generate_signing_key, kid, created)
+        assert key.private_key is not None  # a key just generated has its private half
         async with self.ctx.db.transaction() as conn:
             await conn.execute(
                 insert(t.signing_keys).values(
                     app_id=self.ctx.app_id,
                     kid=kid,
                     algorithm="RS256",
-                    private_key_pem=private_key_to_pem(key.private_key),  # type: ignore[arg-type]
+                    private_key_pem=private_key_to_pem(key.private_key),
                     created_at=created,
                 )
             )

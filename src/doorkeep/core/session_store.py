@@ -157,7 +157,7 @@ def rotate(
     return TokenTheftDetectedError(row.session_handle, row.user_id, row.recipe_user_id)
 
 
-def record_of(row: Row[Any], expiry: int) -> SessionRecord:
+def record_of(row: Row[*tuple[Any, ...]], expiry: int) -> SessionRecord:
     return SessionRecord(
         handle=row.session_handle,
         user_id=row.user_id,
@@ -170,11 +170,13 @@ def record_of(row: Row[Any], expiry: int) -> SessionRecord:
     )
 
 
-def _refresh_row(conn: Connection, app_id: str, token_hash2: str) -> Row[Any] | None:
+def _refresh_row(conn: Connection, app_id: str, token_hash2: str) -> Row[*tuple[Any, ...]] | None:
     return conn.execute(_REFRESH_ROW, {"app_id": app_id, "hash2": token_hash2}).first()
 
 
-def _is_benign_race(conn: Connection, rules: RotationRules, row: Row[Any], now: int) -> bool:
+def _is_benign_race(
+    conn: Connection, rules: RotationRules, row: Row[*tuple[Any, ...]], now: int
+) -> bool:
     """The immediate predecessor, replayed quickly, whose child nobody has used yet."""
     if row.child_hash2 is None or row.child_hash2 != row.refresh_token_hash2:
         return False

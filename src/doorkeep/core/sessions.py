@@ -149,8 +149,11 @@ class SessionService:
             return TryRefreshTokenError("access token expired")
         except InvalidToken as exc:
             kid = _kid(access_token)
-            unknown_kid = kid is not None and not self.keys.verifier.has_kid(kid)
-            if unknown_kid and await self.keys.reload_if_unknown(kid):  # type: ignore[arg-type]
+            if (
+                kid is not None
+                and not self.keys.verifier.has_kid(kid)
+                and await self.keys.reload_if_unknown(kid)
+            ):
                 return await self._checked_claims(access_token)
             return TryRefreshTokenError(f"invalid access token: {exc}")
 

@@ -30,7 +30,7 @@ async def issue(conn: AsyncConnection, table: Table, lifetime_s: int, **values: 
 
 async def consume(
     conn: AsyncConnection, table: Table, token: object, **scope: str
-) -> Row[Any] | None:
+) -> Row[*tuple[Any, ...]] | None:
     """Delete and return the unexpired row of `token` whose columns equal `scope`
     (e.g. app_id, tenant_id), or None: unknown, used, expired or out of scope."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:

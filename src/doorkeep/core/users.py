@@ -168,7 +168,7 @@ def user_rows(*extra_columns: Any) -> Select[Any]:
     )
 
 
-def users_from_rows(rows: Sequence[Row[Any]]) -> dict[str, User]:
+def users_from_rows(rows: Sequence[Row[*tuple[Any, ...]]]) -> dict[str, User]:
     """Users by internal ID, from rows of `user_rows` ordered as it orders them."""
     tenants: dict[str, list[str]] = {}
     for r in rows:

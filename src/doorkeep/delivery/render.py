@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    select_autoescape,
+)
 
 from doorkeep.config import Settings
 from doorkeep.delivery.messages import (
@@ -21,9 +28,9 @@ class EmailRenderer:
 
     def __init__(self, settings: Settings, template_dir: str | Path | None = None) -> None:
         self.settings = settings
-        loaders = [PackageLoader("doorkeep", "delivery/templates")]
+        loaders: list[BaseLoader] = [PackageLoader("doorkeep", "delivery/templates")]
         if template_dir is not None:
-            loaders.insert(0, FileSystemLoader(str(template_dir)))  # type: ignore[arg-type]
+            loaders.insert(0, FileSystemLoader(str(template_dir)))
         self.env = Environment(
             loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html"]), enable_async=False
         )
