@@ -49,7 +49,7 @@ class KeyService:
     async def signing_key(self, *, static: bool = False) -> SigningKey:
         """The key to sign a new access token with, creating or rotating one when due."""
         key = self._current(static)
-        if key is None:  # MUTANT1
+        if key is None or (not static and now_ms() - key.created_at_ms >= self._rotation_ms):
             async with self._lock:
                 await self._load()
                 key = self._current(static)
