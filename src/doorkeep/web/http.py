@@ -3,7 +3,6 @@ shape of results, tenants and client addresses."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -15,6 +14,7 @@ from doorkeep.core.users import User
 from doorkeep.flows.change_password import TooManyAttemptsError
 from doorkeep.recipes.apis import GeneralError
 from doorkeep.recipes.emailpassword.forms import BadRequest
+from doorkeep.web.json_body import JsonTooDeepError, parse_json
 
 MAX_BODY_BYTES = 64 * 1024
 _TENANT_RE = re.compile(r"^[a-z0-9-]{1,64}$")
@@ -57,7 +57,9 @@ async def read_json(request: Request) -> Any:
             raise BadRequest("request body is too large")
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks))
+        return parse_json(b"".join(chunks))
+    except JsonTooDeepError:
+        raise BadRequest("request body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("request body is not valid JSON") from None
 

@@ -8,7 +8,6 @@ itself is a plain-text 4xx, as SuperTokens' core answers.
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from doorkeep.core.app import AppCore
 from doorkeep.core.common import PUBLIC
+from doorkeep.web.json_body import JsonTooDeepError, parse_json
 
 SUPPORTED_VERSIONS = ("2.21", "3.0", "3.1", "4.0", "5.0", "5.1", "5.2", "5.3", "5.4")
 MAX_BODY_BYTES = 256 * 1024
@@ -141,7 +141,9 @@ async def read_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = parse_json(raw)
+    except JsonTooDeepError:
+        raise CdiError(400, "Invalid Json Input: nested too deeply") from None
     except (ValueError, UnicodeDecodeError):
         raise CdiError(400, "Invalid Json Input") from None
     if not isinstance(body, dict):
