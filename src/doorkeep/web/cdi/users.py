@@ -15,7 +15,11 @@ from doorkeep.core.tenants import save_tenant, tenant_exists
 from doorkeep.core.users import InvalidPaginationToken
 from doorkeep.web.cdi.protocol import CdiError, CdiRequest, ok, status
 
-_ID_TYPES = ("SUPERTOKENS", "EXTERNAL", "ANY")
+_ID_TYPES: dict[str, UserIdType] = {
+    "SUPERTOKENS": "SUPERTOKENS",
+    "EXTERNAL": "EXTERNAL",
+    "ANY": "ANY",
+}
 _TENANT_ID = re.compile(r"^[a-z0-9-]{1,64}$")
 
 # -- users ------------------------------------------------------------------------------------
@@ -46,9 +50,9 @@ async def list_users(req: CdiRequest) -> Response:
         )
     except InvalidPaginationToken:
         raise CdiError(400, "invalid pagination token") from None
-    body = {"users": [user.to_json() for user in users]}
+    body: dict[str, object] = {"users": [user.to_json() for user in users]}
     if next_token is not None:
-        body["nextPaginationToken"] = next_token  # type: ignore[assignment]
+        body["nextPaginationToken"] = next_token
     return ok(**body)
 
 
@@ -95,10 +99,10 @@ async def remove_metadata(req: CdiRequest) -> Response:
 
 
 def _id_type(value: str | None) -> UserIdType:
-    value = value or "ANY"
-    if value not in _ID_TYPES:
+    id_type = _ID_TYPES.get(value or "ANY")
+    if id_type is None:
         raise CdiError(400, "userIdType can be one of SUPERTOKENS, EXTERNAL or ANY")
-    return value  # type: ignore[return-value]
+    return id_type
 
 
 async def create_mapping(req: CdiRequest) -> Response:
