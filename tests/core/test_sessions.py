@@ -18,6 +18,7 @@ from doorkeep.core.session_models import (
     UnauthorisedError,
     VerifiedSession,
 )
+from tests.core.conftest import Clock
 
 
 async def new_session(dk: Doorkeep, user_id: str = "user-1", **kwargs: object) -> NewSession:
@@ -193,27 +194,6 @@ async def test_sessions_of_a_mapped_user_answer_to_both_ids(dk: Doorkeep) -> Non
         created.session.handle
     ]
     assert await dk.session.revoke_all_sessions_for_user(ada.user.id) == [created.session.handle]
-
-
-class Clock:
-    """doorkeep's clock (`core.common.now_ms`) under the test's control: lifetimes of
-    minutes are tested without waiting for them."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def time(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr("doorkeep.core.common.time", fake)
-    return fake
 
 
 async def test_absolute_lifetime_caps_a_refresh_chain(database_url: str, clock: Clock) -> None:
