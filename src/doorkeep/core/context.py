@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from doorkeep.config import Settings
 from doorkeep.core.passwords import PasswordHasher, PasswordPolicy
 from doorkeep.storage import Database
+
+# A dict passed unchanged through every overridable call of one request (SuperTokens' name).
+UserContext = dict[str, Any]
 
 
 @dataclass(frozen=True)

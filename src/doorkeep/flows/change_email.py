@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from doorkeep.core.common import FieldError, Status, email_error, normalise_email, now_ms
+from doorkeep.core.context import UserContext
 from doorkeep.core.emailpassword import EmailAlreadyExistsError, WrongCredentialsError
 from doorkeep.core.emailverification import EmailVerified, InvalidVerificationTokenError
+from doorkeep.core.errors import TooManyAttemptsError
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailUser, NoticeEmail
-from doorkeep.flows.change_password import TooManyAttemptsError
 from doorkeep.recipes.apis import APIOptions, GeneralError
-from doorkeep.recipes.base import UserContext
 
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep

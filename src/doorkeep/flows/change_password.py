@@ -9,14 +9,15 @@ the CLI; override any step by subclassing or by replacing a method.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from doorkeep.core.common import FieldError, Status
+from doorkeep.core.context import UserContext
 from doorkeep.core.emailpassword import SignInOk, WrongCredentialsError
+from doorkeep.core.errors import TooManyAttemptsError
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailUser, NoticeEmail
 from doorkeep.ratelimit import counter_key
-from doorkeep.recipes.base import UserContext
 
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep
@@ -26,12 +27,6 @@ if TYPE_CHECKING:
 class PasswordChanged(Status):
     revoked_handles: tuple[str, ...]
     current_session_revoked: bool
-
-
-@dataclass(frozen=True)
-class TooManyAttemptsError(Status):
-    status: ClassVar[str] = "TOO_MANY_ATTEMPTS_ERROR"
-    retry_after: int  # seconds
 
 
 ChangePasswordResult = PasswordChanged | WrongCredentialsError | FieldError | TooManyAttemptsError

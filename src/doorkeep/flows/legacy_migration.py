@@ -25,15 +25,15 @@ from sqlalchemy.exc import IntegrityError
 
 from doorkeep.core.bulk_import import ImportedUser, insert_users
 from doorkeep.core.common import normalise_email
+from doorkeep.core.context import UserContext
 from doorkeep.core.emailpassword import (
     EmailAlreadyExistsError,
     SignInOk,
     WrongCredentialsError,
 )
+from doorkeep.core.errors import TemporaryFailure
 from doorkeep.core.passwordreset import ResetTokenConsumed
 from doorkeep.core.users import User
-from doorkeep.recipes.apis import TemporaryFailure
-from doorkeep.recipes.base import UserContext
 
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep

@@ -35,8 +35,3 @@ class GeneralError(Status):
 @dataclass(frozen=True)
 class OkResult(Status):
     pass
-
-
-class TemporaryFailure(Exception):
-    """Something doorkeep depends on (a legacy provider, a mail server) cannot answer now.
-    The API answers GENERAL_ERROR with this message; nothing was written."""

@@ -22,11 +22,12 @@ Returning an instance of a subclass works as well. Every function takes a
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
+
+from doorkeep.core.context import UserContext
 
 T = TypeVar("T")
 Override = Callable[[T], T]
-UserContext = dict[str, Any]
 
 
 def apply_override(original: T, override: Override[T] | None) -> T:

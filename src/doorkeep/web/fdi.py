@@ -17,10 +17,11 @@ from starlette.routing import Route, Router
 
 from doorkeep.core.common import FieldError, Status
 from doorkeep.core.emailverification import EmailVerified
+from doorkeep.core.errors import BadRequest, TemporaryFailure
 from doorkeep.flows.change_email import EmailChanged
 from doorkeep.flows.change_password import PasswordChanged
 from doorkeep.ratelimit import Limit, RateLimitConfig, counter_key
-from doorkeep.recipes.apis import APIOptions, TemporaryFailure
+from doorkeep.recipes.apis import APIOptions
 from doorkeep.recipes.base import apply_override
 from doorkeep.recipes.emailpassword.apis import (
     EmailExistsOk,
@@ -29,7 +30,6 @@ from doorkeep.recipes.emailpassword.apis import (
     SignUpPostOk,
 )
 from doorkeep.recipes.emailpassword.forms import (
-    BadRequest,
     parse_form_fields,
     sign_in_fields,
     validate_form_fields,

@@ -10,10 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from doorkeep.core.common import PUBLIC, FieldError, Status
+from doorkeep.core.errors import BadRequest, TooManyAttemptsError
 from doorkeep.core.users import User
-from doorkeep.flows.change_password import TooManyAttemptsError
 from doorkeep.recipes.apis import GeneralError
-from doorkeep.recipes.emailpassword.forms import BadRequest
 from doorkeep.web.json_body import JsonTooDeepError, parse_json
 
 MAX_BODY_BYTES = 64 * 1024

@@ -8,10 +8,11 @@ from urllib.parse import urlencode
 
 from doorkeep.core.app import AppCore
 from doorkeep.core.common import PUBLIC, email_error
+from doorkeep.core.context import UserContext
 from doorkeep.core.passwordreset import ResetTokenCreated
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailDelivery, EmailUser, PasswordResetEmail
-from doorkeep.recipes.base import Override, UserContext, apply_override
+from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.base import context as _ctx
 from doorkeep.recipes.emailpassword.apis import EmailPasswordApis
 from doorkeep.recipes.emailpassword.forms import (

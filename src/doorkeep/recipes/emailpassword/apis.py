@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from doorkeep.core.common import FieldError, Status, UnknownTenantError
+from doorkeep.core.context import UserContext
 from doorkeep.core.emailpassword import (
     EmailAlreadyExistsError,
     SignInOk,
@@ -15,7 +16,6 @@ from doorkeep.core.emailpassword import (
 from doorkeep.core.passwordreset import InvalidResetTokenError, ResetTokenConsumed
 from doorkeep.core.users import User
 from doorkeep.recipes.apis import APIOptions, GeneralError, OkResult
-from doorkeep.recipes.base import UserContext
 from doorkeep.recipes.emailpassword.forms import FormField
 from doorkeep.recipes.session.request import Session, attach_new_session
 

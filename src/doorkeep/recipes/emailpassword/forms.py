@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from doorkeep.core.common import FieldError, email_error, username_error
+from doorkeep.core.errors import BadRequest
 from doorkeep.core.passwords import PasswordPolicy
 
 Validator = Callable[[Any, str], Awaitable[str | None]]  # (value, tenant_id) -> error or None
@@ -28,10 +29,6 @@ class InputFormField:
     id: str
     validate: Validator | None = None
     optional: bool = False
-
-
-class BadRequest(Exception):
-    """A request whose shape is wrong (not a field's value): answered with 400 and a message."""
 
 
 def parse_form_fields(body: object) -> list[FormField]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from doorkeep.core.app import AppCore
 from doorkeep.core.common import FieldError, UnknownUserIdError
+from doorkeep.core.context import UserContext
 from doorkeep.core.emailpassword import (
     EmailAlreadyExistsError,
     SignInOk,
@@ -17,7 +18,6 @@ from doorkeep.core.passwordreset import (
     ResetTokenCreated,
 )
 from doorkeep.core.users import User
-from doorkeep.recipes.base import UserContext
 
 SignInResult = SignInOk | WrongCredentialsError
 UpdateResult = UpdateOk | UnknownUserIdError | EmailAlreadyExistsError | FieldError

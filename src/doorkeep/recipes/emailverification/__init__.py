@@ -14,13 +14,14 @@ from urllib.parse import urlencode
 
 from doorkeep.core.app import AppCore
 from doorkeep.core.common import PUBLIC, now_ms
+from doorkeep.core.context import UserContext
 from doorkeep.core.emailverification import (
     EmailVerified,
     InvalidVerificationTokenError,
     TokenCreated,
 )
 from doorkeep.delivery import EmailDelivery, EmailUser, EmailVerificationEmail
-from doorkeep.recipes.base import Override, UserContext, apply_override
+from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.base import context as _ctx
 from doorkeep.recipes.emailverification.apis import EmailVerificationApis
 from doorkeep.recipes.emailverification.functions import EmailVerificationFunctions

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from doorkeep.core.common import Status
+from doorkeep.core.context import UserContext
 from doorkeep.core.emailverification import (
     EmailAlreadyVerifiedError,
     EmailVerified,
     InvalidVerificationTokenError,
 )
 from doorkeep.recipes.apis import APIOptions, OkResult
-from doorkeep.recipes.base import UserContext
 from doorkeep.recipes.session.request import Session
 
 

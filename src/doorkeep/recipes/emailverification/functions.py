@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from doorkeep.core.app import AppCore
+from doorkeep.core.context import UserContext
 from doorkeep.core.emailverification import (
     EmailAlreadyVerifiedError,
     EmailVerified,
     InvalidVerificationTokenError,
     TokenCreated,
 )
-from doorkeep.recipes.base import UserContext
 
 
 class EmailVerificationFunctions:

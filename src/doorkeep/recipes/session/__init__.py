@@ -8,8 +8,9 @@ from typing import Any
 
 from doorkeep.core.app import AppCore
 from doorkeep.core.common import PUBLIC
+from doorkeep.core.context import UserContext
 from doorkeep.core.session_models import NewSession, SessionRecord
-from doorkeep.recipes.base import Override, UserContext, apply_override
+from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.base import context as _ctx
 from doorkeep.recipes.session.apis import SessionApis
 from doorkeep.recipes.session.functions import (

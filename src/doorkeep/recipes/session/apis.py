@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from doorkeep.core.context import UserContext
 from doorkeep.core.session_models import NewSession, TokenTheftDetectedError
 from doorkeep.recipes.apis import APIOptions, OkResult
-from doorkeep.recipes.base import UserContext
 from doorkeep.recipes.session.request import Session, SessionError, attach_new_session
 from doorkeep.recipes.session.transport import refresh_token_from
 

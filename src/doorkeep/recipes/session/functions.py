@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from doorkeep.core.app import AppCore
+from doorkeep.core.context import UserContext
 from doorkeep.core.session_models import (
     NewSession,
     SessionRecord,
@@ -14,7 +15,6 @@ from doorkeep.core.session_models import (
     UnauthorisedError,
     VerifiedSession,
 )
-from doorkeep.recipes.base import UserContext
 
 VerifyResult = VerifiedSession | TryRefreshTokenError | UnauthorisedError
 RefreshResult = NewSession | UnauthorisedError | TokenTheftDetectedError

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from doorkeep.core.app import AppCore
+from doorkeep.core.context import UserContext
 from doorkeep.core.idmapping import (
     CreateMappingOk,
     DeleteMappingOk,
@@ -14,7 +15,7 @@ from doorkeep.core.idmapping import (
     UnknownSuperTokensUserIdError,
     UserIdType,
 )
-from doorkeep.recipes.base import Override, UserContext, apply_override
+from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.base import context as _ctx
 
 __all__ = ["UserIdMappingConfig", "UserIdMappingFunctions", "UserIdMappingRecipe"]

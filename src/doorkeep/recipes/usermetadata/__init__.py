@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from doorkeep.core.app import AppCore
-from doorkeep.recipes.base import Override, UserContext, apply_override
+from doorkeep.core.context import UserContext
+from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.base import context as _ctx
 
 __all__ = ["UserMetadataConfig", "UserMetadataFunctions", "UserMetadataRecipe"]

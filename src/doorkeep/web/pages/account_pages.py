@@ -7,8 +7,9 @@ import datetime as dt
 
 from doorkeep.core.common import FieldError
 from doorkeep.core.emailpassword import EmailAlreadyExistsError, WrongCredentialsError
+from doorkeep.core.errors import TooManyAttemptsError
 from doorkeep.flows.change_email import EmailChanged, EmailChangeNotAllowedError, VerificationSent
-from doorkeep.flows.change_password import PasswordChanged, TooManyAttemptsError
+from doorkeep.flows.change_password import PasswordChanged
 from doorkeep.recipes.session.request import Session, mutations_of
 from doorkeep.web.pages.auth_pages import NOTICES, field_errors, too_many
 from doorkeep.web.pages.outcome import Outcome, PageRequest, Redirect, Render

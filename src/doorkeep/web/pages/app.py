@@ -20,8 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from doorkeep.recipes.apis import TemporaryFailure
-from doorkeep.recipes.emailpassword.forms import BadRequest
+from doorkeep.core.errors import BadRequest, TemporaryFailure
 from doorkeep.recipes.session.request import Session, SessionError, get_session
 from doorkeep.recipes.session.transport import AUTH_MODE_SCOPE_KEY
 from doorkeep.web.pages import account_pages, auth_pages
