@@ -49,6 +49,8 @@ SameSite = Literal["lax", "strict", "none"]
 AntiCsrfMode = Literal["VIA_TOKEN", "VIA_CUSTOM_HEADER", "NONE"]
 RevokeOnChange = Literal["all", "others", "none"]
 LoginIdentifier = Literal["email", "username"]
+PasswordlessContact = Literal["off", "email", "phone", "email_or_phone"]
+PasswordlessFlow = Literal["code", "link", "code_and_link"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 LogFormat = Literal["text", "json"]
 
@@ -142,6 +144,7 @@ Count = Annotated[int, Field(ge=1)]
 DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 SmtpUrl = Annotated[str, _url_check("smtp", "smtps", "smtp+starttls")]
 RedisUrl = Annotated[str, _url_check("redis", "rediss", "unix", host=False)]
+SmsUrl = Annotated[str, _url_check("twilio")]
 HttpUrl = Annotated[str, _url_check("http", "https")]
 Origin = Annotated[str, _url_check("http", "https"), AfterValidator(_origin)]
 BasePath = Annotated[str, AfterValidator(_base_path)]
@@ -154,7 +157,7 @@ Delay = Annotated[float, Field(ge=0)]
 
 # Fields whose values are never printed (URL fields are printed with their secrets masked).
 _SECRET_FIELDS = {"core_api_keys", "firebase_signer_key"}
-_URL_FIELDS = {"database_url", "smtp_url", "redis_url", "legacy_provider_url"}
+_URL_FIELDS = {"database_url", "smtp_url", "redis_url", "legacy_provider_url", "sms_url"}
 
 _listening_origin: str | None = None
 
@@ -284,6 +287,31 @@ class Settings(_Validated):
     email_retry_delays: tuple[Delay, ...] = Field(
         (1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
         description="delays before retrying a failed send (s), comma-separated",
+    )
+
+    # Passwordless sign-in (a one-time code and/or a magic link, by email or SMS).
+    passwordless: PasswordlessContact = Field(
+        "off", description="off, or what users sign in with: email, phone or email_or_phone"
+    )
+    passwordless_flow: PasswordlessFlow = Field(
+        "code_and_link", description="what is sent: code, link or code_and_link"
+    )
+    passwordless_code_lifetime: Seconds = Field(
+        900, description="lifetime of a one-time code and its magic link (s)"
+    )
+    passwordless_max_code_input_attempts: Count = Field(
+        5, description="wrong codes a sign-in attempt takes; the last one ends it"
+    )
+
+    # SMS delivery: Twilio when sms_url is set (twilio://ACCOUNT_SID:AUTH_TOKEN@FROM, FROM an
+    # E.164 number or a messaging service SID), else the console. Retried like emails.
+    sms_url: SmsUrl | None = Field(
+        None,
+        description="twilio://ACCOUNT_SID:AUTH_TOKEN@FROM URL (the twilio extra); none = console",
+    )
+    sms_retry_delays: tuple[Delay, ...] = Field(
+        (1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
+        description="delays before retrying a failed SMS (s), comma-separated",
     )
 
     # Transport.
@@ -488,8 +516,10 @@ def mask_url(url: str) -> str:
         user = userinfo.partition(":")[0]
         netloc = f"{user}:***@{hostport}"
     query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(_SECRET_QUERY.search(k) for k, _ in pairs):
         query = urlencode([(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in pairs])
         query = query.replace("%2A%2A%2A", "***")
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # as given: urlunsplit would drop the empty host of sqlite:////path
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -1,4 +1,5 @@
-"""Deleting what has expired: sessions, single-use tokens, ended rate-limit windows.
+"""Deleting what has expired: sessions, single-use tokens (passwordless devices and codes
+included), ended rate-limit windows.
 
 Nothing reads an expired row as valid (every lookup checks expiry), so this only
 keeps the tables from growing without bound. It deletes in small batches, each its
@@ -35,11 +36,13 @@ def _batch_delete(table: Table, key: list[Any], expired: Any) -> Any:
     return delete(table).where(tuple_(*key).in_(chosen))
 
 
-_s, _evt, _prt, _rl = (
+_s, _evt, _prt, _rl, _pd, _pc = (
     t.sessions,
     t.email_verification_tokens,
     t.password_reset_tokens,
     t.rate_limit_counters,
+    t.passwordless_devices,
+    t.passwordless_codes,
 )
 # One statement per table, built once. Refresh tokens go with their session (cascade).
 PURGES = {
@@ -55,6 +58,15 @@ PURGES = {
     "rate_limit_counters": _batch_delete(
         _rl, [_rl.c.key], _rl.c.window_start <= bindparam("counters_before")
     ),
+    # A device expires with its newest code (its codes go with it, by cascade).
+    "passwordless_devices": _batch_delete(
+        _pd,
+        [_pd.c.app_id, _pd.c.tenant_id, _pd.c.device_id_hash],
+        _pd.c.expires_at <= bindparam("now"),
+    ),
+    "passwordless_codes": _batch_delete(
+        _pc, [_pc.c.app_id, _pc.c.tenant_id, _pc.c.code_id], _pc.c.expires_at <= bindparam("now")
+    ),
 }
 
 
@@ -66,6 +78,8 @@ class Purged:
     email_verification_tokens: int = 0
     password_reset_tokens: int = 0
     rate_limit_counters: int = 0
+    passwordless_devices: int = 0
+    passwordless_codes: int = 0
 
 
 async def purge_expired(

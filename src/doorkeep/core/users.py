@@ -30,6 +30,7 @@ class LoginMethod:
     verified: bool
     email: str | None = None
     username: str | None = None
+    phone_number: str | None = None  # passwordless logins, in E.164
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -43,6 +44,8 @@ class LoginMethod:
             data["email"] = self.email
         if self.username is not None:
             data["username"] = self.username
+        if self.phone_number is not None:
+            data["phoneNumber"] = self.phone_number
         return data
 
 
@@ -57,6 +60,10 @@ class User:
     @property
     def emails(self) -> list[str]:
         return [m.email for m in self.login_methods if m.email is not None]
+
+    @property
+    def phone_numbers(self) -> list[str]:
+        return [m.phone_number for m in self.login_methods if m.phone_number is not None]
 
     @property
     def password_login_email(self) -> str | None:
@@ -86,7 +93,7 @@ class User:
             "tenantIds": list(self.tenant_ids),
             "timeJoined": self.time_joined,
             "emails": self.emails,
-            "phoneNumbers": [],
+            "phoneNumbers": self.phone_numbers,
             "thirdParty": [],
             "webauthn": {"credentialIds": []},
             "loginMethods": [m.to_json() for m in self.login_methods],
@@ -135,20 +142,23 @@ def user_rows(*extra_columns: Any) -> Select[Any]:
 
     One statement for everything a User holds: each statement costs driver trips.
     """
-    u, ep, m, ut, ve = (
+    u, ep, pl, m, ut, ve = (
         t.users,
         t.emailpassword_users,
+        t.passwordless_users,
         t.userid_mappings,
         t.user_tenants,
         t.verified_emails,
     )
+    email = func.coalesce(ep.c.email, pl.c.email)  # a login method is of one recipe
     joined = (
         u.outerjoin(ep, and_(ep.c.app_id == u.c.app_id, ep.c.user_id == u.c.user_id))
+        .outerjoin(pl, and_(pl.c.app_id == u.c.app_id, pl.c.user_id == u.c.user_id))
         .outerjoin(m, and_(m.c.app_id == u.c.app_id, m.c.supertokens_user_id == u.c.user_id))
         .outerjoin(ut, and_(ut.c.app_id == u.c.app_id, ut.c.user_id == u.c.user_id))
         .outerjoin(
             ve,
-            and_(ve.c.app_id == u.c.app_id, ve.c.user_id == u.c.user_id, ve.c.email == ep.c.email),
+            and_(ve.c.app_id == u.c.app_id, ve.c.user_id == u.c.user_id, ve.c.email == email),
         )
     )
     return (
@@ -156,8 +166,9 @@ def user_rows(*extra_columns: Any) -> Select[Any]:
             u.c.user_id,
             u.c.recipe_id,
             u.c.time_joined,
-            ep.c.email,
+            email.label("email"),
             ep.c.username,
+            pl.c.phone_number,
             m.c.external_user_id,
             ut.c.tenant_id,
             ve.c.user_id.is_not(None).label("verified"),
@@ -186,9 +197,11 @@ def users_from_rows(rows: Sequence[Row[*tuple[Any, ...]]]) -> dict[str, User]:
             recipe_user_id=public_id,
             tenant_ids=tenant_ids,
             time_joined=r.time_joined,
-            verified=bool(r.verified),
+            # A passwordless phone login was proven by a code sent to the number.
+            verified=bool(r.verified) or (r.email is None and r.phone_number is not None),
             email=r.email,
             username=r.username,
+            phone_number=r.phone_number,
         )
         by_id[r.user_id] = User(public_id, r.time_joined, tenant_ids, (method,))
     return by_id
@@ -331,6 +344,35 @@ class UserService:
 
     async def get_users_by_email(self, tenant_id: str, email: str) -> list[User]:
         return await self._by_login(tenant_id, t.emailpassword_user_tenants.c.email, email)
+
+    async def get_users_by_account_info(
+        self, tenant_id: str, *, email: str | None = None, phone_number: str | None = None
+    ) -> list[User]:
+        """Users of any recipe with this email, or this (E.164) phone number, in the tenant
+        (the CDI's /users/by-accountinfo); with both, users having either."""
+        ept, plt = t.emailpassword_user_tenants, t.passwordless_user_tenants
+        scope = (plt.c.app_id == self.ctx.app_id, plt.c.tenant_id == tenant_id)
+        queries: list[Any] = []
+        if email:
+            email = email.strip().lower()
+            queries.append(
+                select(ept.c.user_id).where(
+                    ept.c.app_id == self.ctx.app_id,
+                    ept.c.tenant_id == tenant_id,
+                    ept.c.email == email,
+                )
+            )
+            queries.append(select(plt.c.user_id).where(*scope, plt.c.email == email))
+        if phone_number:
+            queries.append(select(plt.c.user_id).where(*scope, plt.c.phone_number == phone_number))
+        if not queries:
+            return []
+        async with self.ctx.db.read() as conn:
+            ids: list[str] = []
+            for query in queries:
+                ids.extend(i for i in await conn.scalars(query) if i not in ids)
+            users = await load_users(conn, self.ctx.app_id, ids)
+        return sorted(users, key=lambda user: (user.time_joined, user.id))
 
     async def get_user_by_identifier(self, tenant_id: str, identifier: str) -> User | None:
         """By email, or by username when the identifier has no @ (usernames never do)."""

@@ -12,10 +12,12 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -236,4 +238,95 @@ rate_limit_counters = Table(
     Column("window_start", BigInteger, nullable=False),
     Column("count", BigInteger, nullable=False),
     Index(None, "window_start"),  # the sweep of ended windows
+)
+
+# -- passwordless (issue 17) ---------------------------------------------------------------------
+PHONE = String(32)  # E.164: "+" and at most 15 digits
+
+# A passwordless login method: an email, a phone number (E.164), or both.
+passwordless_users = Table(
+    "passwordless_users",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("user_id", ID, primary_key=True),
+    Column("email", String(256), nullable=True),
+    Column("phone_number", PHONE, nullable=True),
+    Column("time_joined", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["app_id", "user_id"], ["users.app_id", "users.user_id"], ondelete="CASCADE"
+    ),
+    CheckConstraint(
+        "email IS NOT NULL OR phone_number IS NOT NULL", name="ck_passwordless_users_email_or_phone"
+    ),
+)
+
+# As for email/password: uniqueness per tenant is a constraint, so that concurrent
+# sign-ups of one address (or number) race on it and exactly one user is created.
+passwordless_user_tenants = Table(
+    "passwordless_user_tenants",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("tenant_id", ID, primary_key=True),
+    Column("user_id", ID, primary_key=True),
+    Column("email", String(256), nullable=True),
+    Column("phone_number", PHONE, nullable=True),
+    ForeignKeyConstraint(
+        ["app_id", "user_id"],
+        ["passwordless_users.app_id", "passwordless_users.user_id"],
+        ondelete="CASCADE",
+    ),
+    UniqueConstraint("app_id", "tenant_id", "email"),
+    UniqueConstraint("app_id", "tenant_id", "phone_number"),
+    Index(None, "app_id", "user_id", "tenant_id"),  # updates and deletions go by user
+)
+
+# A sign-in attempt from one browser ("device"). Its key is the SHA-256 of the device
+# ID the browser keeps (the preAuthSessionId); the device ID itself is never stored.
+passwordless_devices = Table(
+    "passwordless_devices",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("tenant_id", ID, primary_key=True),
+    Column("device_id_hash", HASH, primary_key=True),
+    Column("email", String(256), nullable=True),
+    Column("phone_number", PHONE, nullable=True),
+    Column("failed_attempts", Integer, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # that of its newest code
+    Index(None, "app_id", "tenant_id", "email"),
+    Index(None, "app_id", "tenant_id", "phone_number"),
+    Index(None, "expires_at"),  # the sweep of expired rows
+)
+
+# The codes sent to a device: the user-input code as an HMAC keyed by the device ID
+# (six digits are too few to survive a bare hash), the link code as its SHA-256.
+passwordless_codes = Table(
+    "passwordless_codes",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("tenant_id", ID, primary_key=True),
+    Column("code_id", ID, primary_key=True),
+    Column("device_id_hash", HASH, nullable=False),
+    Column("user_input_code_hash", HASH, nullable=False),
+    Column("link_code_hash", HASH, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["app_id", "tenant_id", "device_id_hash"],
+        [
+            "passwordless_devices.app_id",
+            "passwordless_devices.tenant_id",
+            "passwordless_devices.device_id_hash",
+        ],
+        ondelete="CASCADE",
+    ),
+    UniqueConstraint("app_id", "tenant_id", "link_code_hash"),
+    UniqueConstraint(
+        "app_id",
+        "tenant_id",
+        "device_id_hash",
+        "user_input_code_hash",
+        name="uq_passwordless_codes_device_code",  # the conventional name is too long
+    ),
+    Index(None, "expires_at"),  # the sweep of expired rows
 )
