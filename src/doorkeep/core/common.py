@@ -6,18 +6,27 @@ import hashlib
 import re
 import secrets
 import time
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import ClassVar
 
 PUBLIC = "public"
 
-# The email rule of the seeds (SuperTokens' default validator), plus a length cap.
+# The email rule of the seeds (SuperTokens' default validator) without its quoted local
+# part (`"…"@host`): a quoted part may hold `<`, `>` and `,`, and
+# `"x" <attacker@evil.example>, "ceo"@bigcorp.com` then names two mailboxes in a To:
+# header. Quoted local parts are refused altogether (issue 16, row 1).
 _EMAIL_RE = re.compile(
-    r'^(([^<>()\[\]\\.,;:\s@"]+(\.[^<>()\[\]\\.,;:\s@"]+)*)|(".+"))@'
-    r"((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\])|(([a-zA-Z\-0-9]+\.)+[a-zA-Z]{2,}))$"
+    r'[^<>()\[\]\\.,;:\s@"]+(\.[^<>()\[\]\\.,;:\s@"]+)*@'
+    r"((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\])|(([a-zA-Z\-0-9]+\.)+[a-zA-Z]{2,}))"
 )
 MAX_EMAIL_LENGTH = 254
+# Control, format (zero-width, bidi overrides) and lone surrogate characters: invisible or
+# unencodable in a header. `=?` opens an RFC 2047 encoded word, which header parsers decode
+# into other text: `=?utf-8?q?attacker=40evil.example=2C_x?=@bigcorp.com` goes on the wire
+# as `To: attacker@evil.example, x@bigcorp.com`.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 _USERNAME_RE = re.compile(r"^[a-z0-9_-]+$")
 USERNAME_LENGTH = (3, 32)
 
@@ -50,7 +59,9 @@ def email_error(email: object) -> str | None:
     email = email.strip()
     if not email:
         return "Field is not optional"
-    if len(email) > MAX_EMAIL_LENGTH or _EMAIL_RE.match(email) is None:
+    if len(email) > MAX_EMAIL_LENGTH or _EMAIL_RE.fullmatch(email) is None or "=?" in email:
+        return "Email is invalid"
+    if any(unicodedata.category(char) in _REFUSED_CATEGORIES for char in email):
         return "Email is invalid"
     return None
 

@@ -41,12 +41,23 @@ class SMTPSender:
     timeout: float = 10.0
 
     async def send(self, email: RenderedEmail) -> None:
+        message = to_message(email, self.from_address)
+        # A header parser may read more (or other) mailboxes out of an address than the
+        # one stored: quoted parts with `<>,`, encoded words. Such an address gets nothing.
+        if [address.addr_spec for address in message["To"].addresses] != [email.to]:
+            raise ValueError("refusing to send: the recipient is not one plain address")
+        await self.deliver(message, email.to)
+
+    async def deliver(self, message: EmailMessage, recipient: str) -> None:
+        """Send `message` to `recipient` alone: the SMTP envelope names it explicitly,
+        whatever the To/Cc/Bcc headers say (aiosmtplib would otherwise read them)."""
         parts = urlsplit(self.url)
         if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
             raise ValueError(f"unsupported SMTP URL scheme in {parts.scheme}://…")
         tls = parts.scheme == "smtps"
         await aiosmtplib.send(
-            to_message(email, self.from_address),
+            message,
+            recipients=[recipient],
             hostname=parts.hostname,
             port=parts.port or (465 if tls else 25),
             username=unquote(parts.username) if parts.username else None,
