@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from doorkeep.core import passwordless_secrets as sec
 from doorkeep.core.common import sha256_hex
 from doorkeep.storage import Database
 from doorkeep.storage import tables as t
@@ -45,6 +46,14 @@ class RateLimitConfig:
     verification_email_per_user: Limit = Limit(5, 60)
     email_exists_per_ip: Limit = Limit(30, 60)
     change_password_per_user: Limit = Limit(5, 300)
+    # Passwordless. Sending codes costs money and SMS pumping is the classic abuse: one
+    # contact (number or address) gets a handful of codes an hour, resends included,
+    # whichever IP asks; a device waits between resends; consuming is limited per IP
+    # (wrong codes are also counted per device, in the database: core/passwordless.py).
+    passwordless_code_per_ip: Limit = Limit(20, 3600)
+    passwordless_code_per_contact: Limit = Limit(5, 3600)
+    passwordless_resend_per_device: Limit = Limit(1, 30)
+    passwordless_consume_per_ip: Limit = Limit(30, 60)
     extra: dict[str, Limit] = field(default_factory=dict)
 
     @property
@@ -198,3 +207,45 @@ def _case(condition: Any, when_true: Any, otherwise: Any) -> Any:
 def counter_key(kind: str, *parts: str) -> str:
     """A counter's key: the kind in clear, the subject (emails, IPs) only as a digest."""
     return f"{kind}:{sha256_hex(chr(31).join(parts))[:40]}"
+
+
+# -- passwordless: the checks the flow counts (it calls RateLimiter.attempt with them) -------
+
+Checks = tuple[tuple[str, Limit], ...]
+
+
+def passwordless_contact(email: object = None, phone_number: object = None) -> str:
+    """The subject of a contact's counters: the email or the E.164 number as stored, so
+    that "+1 415 555 2671" and "+14155552671" share one budget (what cannot be parsed is
+    counted as given, trimmed and lowercased)."""
+    if email is not None:
+        return "email:" + (sec.normalise_contact_email(email) or str(email).strip().lower())
+    return "phone:" + (sec.normalise_phone_number(phone_number) or str(phone_number).strip())
+
+
+def passwordless_code_checks(limits: RateLimitConfig, contact: str, ip: str) -> Checks:
+    """Creating a code (POST /signinup/code): per IP and per contact, in every tenant
+    (a number costs the same whichever tenant texts it)."""
+    return (
+        (counter_key("pl-code-ip", ip), limits.passwordless_code_per_ip),
+        (counter_key("pl-code-contact", contact), limits.passwordless_code_per_contact),
+    )
+
+
+def passwordless_resend_checks(
+    limits: RateLimitConfig, contact: str, pre_auth_session_id: str, ip: str
+) -> Checks:
+    """Resending (POST /signinup/code/resend): the creation's budgets (a resend is one
+    more message to the contact) and the device's cool-down."""
+    return (
+        *passwordless_code_checks(limits, contact, ip),
+        (
+            counter_key("pl-resend-device", pre_auth_session_id),
+            limits.passwordless_resend_per_device,
+        ),
+    )
+
+
+def passwordless_consume_checks(limits: RateLimitConfig, ip: str) -> Checks:
+    """Consuming (POST /signinup/code/consume): per IP."""
+    return ((counter_key("pl-consume-ip", ip), limits.passwordless_consume_per_ip),)
