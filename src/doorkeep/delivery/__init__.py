@@ -34,6 +34,7 @@ from doorkeep.delivery.messages import (
     EmailUser,
     EmailVerificationEmail,
     NoticeEmail,
+    PasswordlessLoginEmail,
     PasswordResetEmail,
     RenderedEmail,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "NoticeEmail",
     "OutboxSender",
     "PasswordResetEmail",
+    "PasswordlessLoginEmail",
     "RenderedEmail",
     "SMTPSender",
 ]

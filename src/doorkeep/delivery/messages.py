@@ -39,7 +39,22 @@ class NoticeEmail:
     type: str = "NOTICE"
 
 
-EmailInput = PasswordResetEmail | EmailVerificationEmail | NoticeEmail
+@dataclass(frozen=True)
+class PasswordlessLoginEmail:
+    """A sign-in code and/or magic link (SuperTokens' PASSWORDLESS_LOGIN template
+    variables). The address may have no user yet: a first code signs its owner up."""
+
+    email: str
+    user_input_code: str | None  # None when the flow sends links only
+    url_with_link_code: str | None  # None when the flow sends codes only
+    code_lifetime: int  # milliseconds
+    pre_auth_session_id: str
+    tenant_id: str
+    is_first_factor: bool = True
+    type: str = "PASSWORDLESS_LOGIN"
+
+
+EmailInput = PasswordResetEmail | EmailVerificationEmail | NoticeEmail | PasswordlessLoginEmail
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from doorkeep.delivery.messages import (
     EmailInput,
     EmailVerificationEmail,
     NoticeEmail,
+    PasswordlessLoginEmail,
     PasswordResetEmail,
     RenderedEmail,
 )
@@ -37,6 +38,8 @@ class EmailRenderer:
 
     def render(self, email: EmailInput) -> RenderedEmail:
         app = self.settings.app_name
+        if isinstance(email, PasswordlessLoginEmail):
+            return self._render_passwordless(email)
         if isinstance(email, PasswordResetEmail):
             name, subject, link = (
                 "password_reset",
@@ -63,6 +66,33 @@ class EmailRenderer:
         }
         return RenderedEmail(
             to=email.user.email,
+            subject=subject,
+            text=self.env.get_template(f"{name}.txt").render(context),
+            html=self.env.get_template(f"{name}.html").render(context),
+        )
+
+    def _render_passwordless(self, email: PasswordlessLoginEmail) -> RenderedEmail:
+        """passwordless_code, passwordless_link or passwordless_code_and_link, by what the
+        flow sends."""
+        if email.user_input_code is not None and email.url_with_link_code is not None:
+            name = "passwordless_code_and_link"
+        elif email.user_input_code is not None:
+            name = "passwordless_code"
+        elif email.url_with_link_code is not None:
+            name = "passwordless_link"
+        else:
+            raise ValueError("a passwordless email needs a code, a link or both")
+        subject = f"Sign in to {self.settings.app_name}"
+        context = {
+            "app_name": self.settings.app_name,
+            "subject": subject,
+            "email": email.email,
+            "code": email.user_input_code,
+            "link": email.url_with_link_code,
+            "lifetime_minutes": max(1, email.code_lifetime // 60_000),
+        }
+        return RenderedEmail(
+            to=email.email,
             subject=subject,
             text=self.env.get_template(f"{name}.txt").render(context),
             html=self.env.get_template(f"{name}.html").render(context),
