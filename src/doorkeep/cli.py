@@ -1,37 +1,68 @@
 """The `doorkeep` command: `serve`, `migrate`, and `users` (import, list, create, delete,
-set-password). Exit codes: 0 done, 1 something failed, 2 wrong usage."""
+set-password). Exit codes: 0 done, 1 something failed, 2 wrong usage or settings.
+
+Every failure to start is one line on stderr (no traceback, secrets masked): see
+`doorkeep.startup`. Settings come from `DOORKEEP_*` variables (`doorkeep.config`);
+`serve`'s options override `DOORKEEP_HOST`, `DOORKEEP_PORT`, `DOORKEEP_LOG_LEVEL` and
+`DOORKEEP_LOG_FORMAT`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
-import importlib
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, NoReturn
 
 from doorkeep.app import Doorkeep
-from doorkeep.config import Settings
+from doorkeep.config import ServerSettings, SettingsError, mask_url, set_listening_origin
 from doorkeep.core.common import FieldError, Status
 from doorkeep.core.emailpassword import SignUpOk
 from doorkeep.flows.importer import ImportReport, import_users
+from doorkeep.logs import configure_logging
+from doorkeep.startup import (
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    StartupError,
+    load_instance,
+    migrate_database,
+    open_instance,
+)
+
+log = logging.getLogger("doorkeep")
+_SERVER = ServerSettings.model_fields
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+__all__ = ["load_instance", "main"]
 
 
-def load_instance(spec: str | None) -> Doorkeep:
-    """The instance named by `module:attribute`, or one configured from the environment."""
-    if not spec:
-        return Doorkeep(Settings.from_env())
-    module_name, _, attribute = spec.partition(":")
-    if not attribute:
-        raise SystemExit(f"--app must look like module:attribute, not {spec!r}")
-    sys.path.insert(0, os.getcwd())
-    instance = getattr(importlib.import_module(module_name), attribute)
-    if not isinstance(instance, Doorkeep):
-        raise SystemExit(f"{spec} is a {type(instance).__name__}, not a Doorkeep instance")
-    return instance
+def _server_settings(args: argparse.Namespace) -> ServerSettings:
+    """DOORKEEP_HOST/PORT/LOG_LEVEL/LOG_FORMAT, overridden by the options given."""
+    given = {name: getattr(args, name) for name in _SERVER if getattr(args, name, None) is not None}
+    try:
+        return ServerSettings.from_env(**given)
+    except SettingsError as exc:
+        problems = [_as_option(problem, given) for problem in exc.problems]
+        raise StartupError(f"invalid settings: {'; '.join(problems)}", EXIT_USAGE) from None
+
+
+def _as_option(problem: str, given: dict[str, Any]) -> str:
+    """Name a problem with an option the way it was given: `--log-level=...`."""
+    for name in given:
+        if problem.startswith(f"{name}="):
+            return "--" + name.replace("_", "-") + problem[len(name) :]
+    return problem
+
+
+def listening_origin(host: str, port: int) -> str:
+    """The origin a browser on this machine reaches `serve` at (links in emails)."""
+    host = _WILDCARDS.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -39,31 +70,69 @@ def _serve(args: argparse.Namespace) -> int:
 
     from doorkeep.web.server import create_app
 
-    app = create_app(load_instance(args.app))
-    uvicorn.run(
-        app, host=args.host, port=args.port, loop="auto", http="auto", log_level=args.log_level
+    server_settings = _server_settings(args)
+    configure_logging(server_settings.log_level, server_settings.log_format)
+    origin = listening_origin(server_settings.host, server_settings.port)
+    set_listening_origin(origin)  # the default of api_domain and website_domain
+    dk = load_instance(args.app)
+    _warn_about_domains(dk, server_settings.host)
+    config = uvicorn.Config(
+        create_app(dk),
+        host=server_settings.host,
+        port=server_settings.port,
+        log_config=None,  # configure_logging did it, for uvicorn too
+        log_level=server_settings.log_level,
+        lifespan="on",
     )
-    return 0
+
+    class Server(uvicorn.Server):
+        async def serve(self, sockets: Any = None) -> None:
+            await open_instance(dk)  # fail here in one line, not in the lifespan
+            log.info("doorkeep %s serving %s", _version(), origin)
+            log.info("database %s", mask_url(dk.settings.database_url))
+            await super().serve(sockets)
+
+    server = Server(config)
+    server.run()
+    return 0 if server.started else EXIT_RUNTIME
+
+
+def _warn_about_domains(dk: Doorkeep, host: str) -> None:
+    if host not in _WILDCARDS:
+        return
+    for name in ("website_domain", "api_domain"):
+        if name not in dk.settings.model_fields_set:
+            log.warning(
+                "%s defaults to %s, which only this machine reaches: set DOORKEEP_%s",
+                name,
+                getattr(dk.settings, name),
+                name.upper(),
+            )
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    _configure_quiet_logging()
     dk = load_instance(args.app)
-
-    async def run() -> None:
-        await dk.core.db.migrate()
-        await dk.core.db.dispose()
-
-    asyncio.run(run())
-    print(f"database is at the newest schema: {dk.settings.database_url}")
+    asyncio.run(migrate_database(dk))
+    print(f"database is at the newest schema: {mask_url(dk.settings.database_url)}")
     return 0
 
 
+def _configure_quiet_logging() -> None:
+    """Commands other than serve log warnings only (console emails among them)."""
+    configure_logging("warning", _server_settings(argparse.Namespace()).log_format)
+
+
 def _run_with(args: argparse.Namespace, work: Callable[[Doorkeep], Awaitable[int]]) -> int:
+    _configure_quiet_logging()
     dk = load_instance(args.app)
 
     async def run() -> int:
-        async with dk:
+        await open_instance(dk)
+        try:
             return await work(dk)
+        finally:
+            await dk.close()
 
     return asyncio.run(run())
 
@@ -173,20 +242,20 @@ def _describe(result: Status) -> str:
 
 
 def _add_users_commands(commands: Any) -> None:
-    users = commands.add_parser("users", help="manage users").add_subparsers(
-        dest="users", required=True
-    )
+    users = commands.add_parser(
+        "users", help="manage users", description="Manage users on the configured database."
+    ).add_subparsers(dest="users", required=True, metavar="COMMAND")
     importing = users.add_parser("import", help="import users from a JSON Lines file with hashes")
-    importing.add_argument("file")
+    importing.add_argument("file", help="JSON Lines file, one user a line")
     listing = users.add_parser("list", help="list users")
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (default: 100)")
     creating = users.add_parser("create", help="create an email/password user")
-    creating.add_argument("email")
+    creating.add_argument("email", help="the new user's email")
     creating.add_argument("--password", help="default: asked without echo")
     deleting = users.add_parser("delete", help="delete a user and everything theirs")
-    deleting.add_argument("user_id")
+    deleting.add_argument("user_id", help="the user's ID")
     setting = users.add_parser("set-password", help="set a user's password")
-    setting.add_argument("user_id")
+    setting.add_argument("user_id", help="the user's ID")
     setting.add_argument("--password", help="default: asked without echo")
     handlers = {
         importing: _users_import,
@@ -196,28 +265,80 @@ def _add_users_commands(commands: Any) -> None:
         setting: _users_set_password,
     }
     for parser, handler in handlers.items():
-        parser.add_argument("--app", help="use your own configured instance, as module:attribute")
+        _add_app_option(parser)
         parser.set_defaults(run=handler)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="doorkeep", description="Self-hosted authentication.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _add_app_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--app",
+        metavar="MODULE:ATTRIBUTE",
+        help="use your own configured Doorkeep instance "
+        "(default: one configured from DOORKEEP_* variables)",
+    )
+
+
+def _default(name: str) -> str:
+    return f"default: $DOORKEEP_{name.upper()} or {_SERVER[name].default}"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="doorkeep",
+        description="Self-hosted authentication.",
+        epilog="Settings come from DOORKEEP_* environment variables (see the docs).",
+    )
+    parser.add_argument("--version", action="version", version=f"doorkeep {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the HTTP server")
-    serve.add_argument("--host", default=os.environ.get("DOORKEEP_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("DOORKEEP_PORT", "3567")))
-    serve.add_argument("--app", help="serve your own configured instance, as module:attribute")
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--host", help=f"address to listen on ({_default('host')})")
+    serve.add_argument("--port", type=int, help=f"port to listen on ({_default('port')})")
+    serve.add_argument(
+        "--log-level",
+        dest="log_level",
+        metavar="LEVEL",
+        help=f"critical, error, warning, info, debug or trace ({_default('log_level')})",
+    )
+    serve.add_argument(
+        "--log-format",
+        dest="log_format",
+        metavar="FORMAT",
+        help=f"text, or json: one object a line ({_default('log_format')})",
+    )
+    _add_app_option(serve)
     serve.set_defaults(run=_serve)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
-    migrate.add_argument("--app", help="use your own configured instance, as module:attribute")
+    _add_app_option(migrate)
     migrate.set_defaults(run=_migrate)
     _add_users_commands(commands)
+    return parser
 
-    args = parser.parse_args(argv)
-    return int(args.run(args))
+
+def _version() -> str:
+    try:
+        return version("doorkeep")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except StartupError as exc:
+        print(f"doorkeep: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

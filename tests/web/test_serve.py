@@ -11,6 +11,7 @@ import pytest
 
 from doorkeep import Doorkeep
 from doorkeep.cli import load_instance
+from doorkeep.startup import StartupError
 from doorkeep.testing import serve_in_thread
 from doorkeep.web.server import create_app
 
@@ -62,9 +63,10 @@ def test_app_option_serves_the_applications_own_instance(
         }
         assert "doorkeep is running" in client.get("/").text
         assert client.get("/sessioninfo").json() == {"message": "unauthorised"}
-    for bad in ("my_auth", "my_auth:not_doorkeep"):
-        with pytest.raises(SystemExit):
+    for bad in ("my_auth", "my_auth:not_doorkeep", "my_auth:missing", "no_such_module:dk"):
+        with pytest.raises(StartupError) as refused:
             load_instance(bad)
+        assert refused.value.status in (1, 2) and "\n" not in str(refused.value)
 
 
 def test_environment_configures_the_default_instance(

@@ -20,7 +20,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -31,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from doorkeep.app import Doorkeep
 from doorkeep.integrations.starlette import DoorkeepMiddleware, requires_session
 from doorkeep.logs import RequestIdMiddleware
+from doorkeep.startup import select_one
 from doorkeep.web.cdi import CoreApi
 
 log = logging.getLogger("doorkeep.health")
@@ -77,8 +77,8 @@ async def _ready(dk: Doorkeep) -> Response:
     if not dk.started:
         return JSONResponse({"status": "STARTING"}, status_code=503)
     try:
-        async with asyncio.timeout(READY_TIMEOUT_S), dk.core.db.read() as conn:
-            await conn.execute(text("SELECT 1"))
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            await dk.core.db.run(select_one)
     except Exception as exc:  # any failure means "not ready"; the reason goes to the log
         log.warning("not ready: the database did not answer: %s", type(exc).__name__)
         return JSONResponse({"status": "UNAVAILABLE"}, status_code=503)
