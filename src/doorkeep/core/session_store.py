@@ -136,8 +136,11 @@ def rotate(
         _delete_session(conn, rules.app_id, row.session_handle)
         return UnauthorisedError("session expired")
     if row.refresh_token_hash2 == old_hash2:
-        child = random_token()
         expires_at = rules.expiry(row.created_at, now)
+        if expires_at <= now:  # past the absolute cap (e.g. one set after the session began)
+            _delete_session(conn, rules.app_id, row.session_handle)
+            return UnauthorisedError("session expired")
+        child = random_token()
         keys = {"old_hash2": old_hash2, "new_hash2": hash2(child)}
         swapped = conn.execute(
             _SWAP_TOKEN,
