@@ -20,6 +20,7 @@ from doorkeep.core.common import PUBLIC
 from doorkeep.core.tenants import tenant_exists
 from doorkeep.storage.database import is_unavailable
 from doorkeep.web.cdi import emailpassword as ep
+from doorkeep.web.cdi import passwordless as pl
 from doorkeep.web.cdi import session as se
 from doorkeep.web.cdi import users as us
 from doorkeep.web.cdi.protocol import (
@@ -42,10 +43,16 @@ Handler = Callable[[CdiRequest], Awaitable[Response]]
 ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/recipe/signup"): ep.sign_up,
     ("POST", "/recipe/signin"): ep.sign_in,
-    ("PUT", "/recipe/user"): ep.update_user,
+    ("PUT", "/recipe/user"): pl.update_user,  # emailpassword's or passwordless', by the user
     ("POST", "/recipe/user/password/reset/token"): ep.create_reset_token,
     ("POST", "/recipe/user/password/reset/token/consume"): ep.consume_reset_token,
     ("POST", "/recipe/user/passwordhash/import"): ep.import_password_hash,
+    ("POST", "/recipe/signinup/code"): pl.create_code,
+    ("POST", "/recipe/signinup/code/consume"): pl.consume_code,
+    ("POST", "/recipe/signinup/code/check"): pl.check_code,
+    ("POST", "/recipe/signinup/code/remove"): pl.remove_code,
+    ("GET", "/recipe/signinup/codes"): pl.list_codes,
+    ("POST", "/recipe/signinup/codes/remove"): pl.remove_codes,
     ("POST", "/recipe/session"): se.create,
     ("GET", "/recipe/session"): se.information,
     ("POST", "/recipe/session/verify"): se.verify,

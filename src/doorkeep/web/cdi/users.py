@@ -11,6 +11,7 @@ from doorkeep.core.common import PUBLIC
 from doorkeep.core.emailverification import EmailVerified, TokenCreated
 from doorkeep.core.idmapping import Mapping, MappingAlreadyExistsError, UserIdType
 from doorkeep.core.metadata import InvalidMetadata
+from doorkeep.core.passwordless_secrets import normalise_phone_number
 from doorkeep.core.tenants import save_tenant, tenant_exists
 from doorkeep.core.users import InvalidPaginationToken
 from doorkeep.web.cdi.protocol import CdiError, CdiRequest, ok, status
@@ -63,8 +64,11 @@ async def count_users(req: CdiRequest) -> Response:
 
 
 async def users_by_account_info(req: CdiRequest) -> Response:
-    email = req.query.get("email")
-    users = await req.app.users.get_users_by_email(req.tenant_id, email) if email else []
+    email, phone = req.query.get("email"), req.query.get("phoneNumber")
+    phone = normalise_phone_number(phone) if phone else None  # the SDK sends E.164
+    users = await req.app.users.get_users_by_account_info(
+        req.tenant_id, email=email or None, phone_number=phone
+    )
     return ok(users=[user.to_json() for user in users])
 
 
