@@ -221,12 +221,12 @@ class Settings(_Validated):
     refresh_token_validity: Seconds = Field(
         100 * 24 * 3600, description="refresh token lifetime (s)"
     )
+    # 30 days: NIST SP 800-63B, AAL1 (a password alone) reauthenticates at least once per
+    # 30 days of an extended session whatever the activity; AAL2 needs 12 hours (43200).
     session_absolute_lifetime: Seconds | None = Field(
         30 * 24 * 3600, description="cap on a refresh chain (s), 30 days; none = no cap"
     )
     refresh_grace_seconds: SecondsOrZero = Field(
-    # 30 days: NIST SP 800-63B, AAL1 (a password alone) reauthenticates at least once per
-    # 30 days of an extended session whatever the activity; AAL2 needs 12 hours (43200).
         10, description="how long a just-rotated token may be replayed as a race (s)"
     )
     signing_key_rotation_hours: float = Field(168.0, gt=0, description="signing key rotation (h)")
