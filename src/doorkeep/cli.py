@@ -21,8 +21,10 @@ from typing import Any, NoReturn
 
 from doorkeep.app import Doorkeep
 from doorkeep.config import ServerSettings, SettingsError, mask_url, set_listening_origin
-from doorkeep.core.common import FieldError, Status
+from doorkeep.core.common import PUBLIC, FieldError, Status
 from doorkeep.core.emailpassword import SignUpOk
+from doorkeep.core.passwordless import SignInUpOk
+from doorkeep.core.users import User
 from doorkeep.flows.importer import ImportReport, import_users
 from doorkeep.logs import configure_logging
 from doorkeep.startup import (
@@ -188,10 +190,18 @@ def _users_list(args: argparse.Namespace) -> int:
             joined = datetime.fromtimestamp(user.time_joined / 1000, UTC).isoformat(
                 timespec="seconds"
             )
-            print(f"{user.id}\t{user.password_login_identifier or ''}\t{joined}")
+            print(f"{user.id}\t{_login_of(user)}\t{joined}")
         return 0
 
     return _run_with(args, work)
+
+
+def _login_of(user: User) -> str:
+    """What the user signs in with, and how: `ada@example.com (emailpassword)`,
+    `+14155552671 (passwordless)`."""
+    method = user.login_methods[0]
+    identifier = method.email or method.username or method.phone_number or ""
+    return f"{identifier} ({method.recipe_id})"
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -200,6 +210,11 @@ def _password(args: argparse.Namespace) -> str:
 
 def _users_create(args: argparse.Namespace) -> int:
     async def work(dk: Doorkeep) -> int:
+        if args.passwordless or args.phone:
+            return await _create_passwordless(dk, args)
+        if not args.email:
+            print("give the user's email (or --phone, or --passwordless)", file=sys.stderr)
+            return 2
         result = await dk.emailpassword.sign_up(args.email, _password(args))
         if isinstance(result, SignUpOk):
             print(result.user.id)
@@ -208,6 +223,22 @@ def _users_create(args: argparse.Namespace) -> int:
         return 1
 
     return _run_with(args, work)
+
+
+async def _create_passwordless(dk: Doorkeep, args: argparse.Namespace) -> int:
+    """A passwordless user (no password: they sign in with codes or links)."""
+    if args.password is not None:
+        print("a passwordless user has no password: drop --password", file=sys.stderr)
+        return 2
+    result = await dk.core.public.passwordless.sign_in_up(
+        PUBLIC, email=args.email, phone_number=args.phone
+    )
+    if isinstance(result, SignInUpOk) and result.created_new_recipe_user:
+        print(result.user.id)
+        return 0
+    reason = "a passwordless user already has it" if result.status == "OK" else _describe(result)
+    print(f"not created: {reason}", file=sys.stderr)
+    return 1
 
 
 def _users_delete(args: argparse.Namespace) -> int:
@@ -249,8 +280,15 @@ def _add_users_commands(commands: Any) -> None:
     importing.add_argument("file", help="JSON Lines file, one user a line")
     listing = users.add_parser("list", help="list users")
     listing.add_argument("--limit", type=int, default=100, help="at most this many (default: 100)")
-    creating = users.add_parser("create", help="create an email/password user")
-    creating.add_argument("email", help="the new user's email")
+    creating = users.add_parser(
+        "create",
+        help="create an email/password user, or a passwordless one (--phone, --passwordless)",
+    )
+    creating.add_argument("email", nargs="?", help="the new user's email")
+    creating.add_argument("--phone", help="a passwordless user with this phone number (E.164)")
+    creating.add_argument(
+        "--passwordless", action="store_true", help="a passwordless user with this email"
+    )
     creating.add_argument("--password", help="default: asked without echo")
     deleting = users.add_parser("delete", help="delete a user and everything theirs")
     deleting.add_argument("user_id", help="the user's ID")

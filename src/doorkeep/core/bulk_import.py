@@ -26,6 +26,8 @@ from sqlalchemy.exc import DBAPIError
 from doorkeep.core.common import new_id, now_ms
 from doorkeep.core.context import AppContext
 from doorkeep.core.emailpassword import account_rows
+from doorkeep.core.passwordless_users import RECIPE_ID as PASSWORDLESS
+from doorkeep.core.passwordless_users import account_rows as passwordless_rows
 from doorkeep.storage import tables as t
 from doorkeep.storage.database import is_unavailable
 
@@ -35,6 +37,8 @@ TABLES = (
     t.user_tenants,
     t.emailpassword_users,
     t.emailpassword_user_tenants,
+    t.passwordless_users,
+    t.passwordless_user_tenants,
     t.userid_mappings,
     t.verified_emails,
     t.user_metadata,
@@ -44,14 +48,29 @@ TABLES = (
 @dataclass(frozen=True)
 class ImportedUser:
     """One user to import, already checked: `email` normalised, `password_hash` a
-    validated imported hash, `tenant_id` an existing tenant."""
+    validated imported hash, `tenant_id` an existing tenant. A passwordless user
+    (`recipe_id` "passwordless") has no hash, and an email and/or an E.164 phone number."""
 
     tenant_id: str
-    email: str
-    password_hash: str
+    email: str | None
+    password_hash: str | None
     external_user_id: str | None = None
     email_verified: bool = False
     metadata: dict[str, Any] | None = None  # None: no metadata row
+    phone_number: str | None = None
+    recipe_id: str = "emailpassword"
+
+
+def login_keys(user: ImportedUser) -> list[tuple[str, str]]:
+    """What must be free in the tenant for `user`: (tenant, email) for an email/password
+    login; (tenant, "passwordless:email:…" / "passwordless:phone:…") for a passwordless
+    one (the two recipes' addresses are unique separately)."""
+    if user.recipe_id != PASSWORDLESS:
+        return [(user.tenant_id, user.email or "")]
+    keys = [(user.tenant_id, f"passwordless:email:{user.email}")] if user.email else []
+    if user.phone_number:
+        keys.append((user.tenant_id, f"passwordless:phone:{user.phone_number}"))
+    return keys
 
 
 @dataclass(frozen=True)
@@ -66,7 +85,7 @@ Outcome = Literal["imported", "skipped"] | Failed
 class Existing:
     """What the database already holds of a batch."""
 
-    emails: set[tuple[str, str]] = field(default_factory=set)  # (tenant, email) with an account
+    emails: set[tuple[str, str]] = field(default_factory=set)  # login_keys taken already
     external_ids: set[str] = field(default_factory=set)  # mapped to some user already
     user_ids: set[str] = field(default_factory=set)  # equal to some user's own ID
 
@@ -82,7 +101,8 @@ async def find_existing(ctx: AppContext, users: Sequence[ImportedUser]) -> Exist
     ept, mp, u = t.emailpassword_user_tenants, t.userid_mappings, t.users
     by_tenant: dict[str, set[str]] = {}
     for user in users:
-        by_tenant.setdefault(user.tenant_id, set()).add(user.email)
+        if user.recipe_id != PASSWORDLESS and user.email is not None:
+            by_tenant.setdefault(user.tenant_id, set()).add(user.email)
     external = {user.external_user_id for user in users if user.external_user_id is not None}
     found = Existing()
     async with ctx.db.read() as conn:
@@ -95,6 +115,7 @@ async def find_existing(ctx: AppContext, users: Sequence[ImportedUser]) -> Exist
                 )
             )
             found.emails.update((tenant_id, email) for email in rows)
+        await _find_passwordless(ctx, conn, users, found)
         if external:
             found.external_ids.update(
                 await conn.scalars(
@@ -111,6 +132,28 @@ async def find_existing(ctx: AppContext, users: Sequence[ImportedUser]) -> Exist
                 )
             )
     return found
+
+
+async def _find_passwordless(
+    ctx: AppContext, conn: Any, users: Sequence[ImportedUser], found: Existing
+) -> None:
+    """The passwordless contacts of `users` already taken, as login_keys."""
+    plt = t.passwordless_user_tenants
+    wanted = {key for user in users if user.recipe_id == PASSWORDLESS for key in login_keys(user)}
+    for tenant_id in {tenant for tenant, _ in wanted}:
+        for kind, column in (("email", plt.c.email), ("phone", plt.c.phone_number)):
+            prefix = f"passwordless:{kind}:"
+            values = [
+                k[len(prefix) :] for t_id, k in wanted if t_id == tenant_id and k.startswith(prefix)
+            ]
+            if not values:
+                continue
+            rows = await conn.scalars(
+                select(column).where(
+                    plt.c.app_id == ctx.app_id, plt.c.tenant_id == tenant_id, column.in_(values)
+                )
+            )
+            found.emails.update((tenant_id, prefix + value) for value in rows)
 
 
 async def insert_batch(ctx: AppContext, users: Sequence[ImportedUser]) -> list[Outcome]:
@@ -136,7 +179,7 @@ async def _insert_alone(ctx: AppContext, user: ImportedUser) -> Outcome:
         if is_unavailable(exc):
             raise
         existing = await find_existing(ctx, [user])
-        if (user.tenant_id, user.email) in existing.emails:
+        if any(key in existing.emails for key in login_keys(user)):
             return "skipped"
         ext = user.external_user_id
         if ext is not None and (ext in existing.external_ids or ext in existing.user_ids):
@@ -158,9 +201,15 @@ async def insert_users(ctx: AppContext, users: Sequence[ImportedUser]) -> list[s
     pairs = [(new_id(), user) for user in users]
     rows: dict[Any, list[dict[str, Any]]] = {table: [] for table in TABLES}
     for uid, user in pairs:
-        account = account_rows(
-            app_id, user.tenant_id, uid, user.email, None, user.password_hash, joined
-        )
+        if user.recipe_id == PASSWORDLESS:
+            account = passwordless_rows(
+                app_id, user.tenant_id, uid, user.email, user.phone_number, joined
+            )
+        else:
+            assert user.password_hash is not None
+            account = account_rows(
+                app_id, user.tenant_id, uid, user.email, None, user.password_hash, joined
+            )
         for table, row in account:
             rows[table].append(row)
         if user.external_user_id is not None:
@@ -172,7 +221,7 @@ async def insert_users(ctx: AppContext, users: Sequence[ImportedUser]) -> list[s
                     "external_user_id_info": None,
                 }
             )
-        if user.email_verified:
+        if user.email_verified and user.email is not None:
             rows[t.verified_emails].append({"app_id": app_id, "user_id": uid, "email": user.email})
         if user.metadata is not None:
             rows[t.user_metadata].append(

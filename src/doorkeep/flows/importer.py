@@ -3,7 +3,9 @@ first): JSON Lines in, streamed, in batches of a thousand users, each batch one
 transaction (see core/bulk_import.py).
 
 A line: {"email", "passwordHash", "hashingAlgorithm"?, "externalUserId"?,
-"emailVerified"?, "metadata"?, "tenantId"?}. A user whose email the tenant already
+"emailVerified"?, "metadata"?, "tenantId"?}; a passwordless user (no hash: they sign in
+with codes) is {"recipeId": "passwordless", "email"? and/or "phoneNumber"?, …}, its
+phone number stored in E.164. A user whose email the tenant already
 has is skipped and counted (re-running an import is safe, and says how many were
 there); an external ID that another account holds fails its line. A bad line is
 reported with its number and reason and the others go on. Hashes are only checked
@@ -25,6 +27,8 @@ from doorkeep.core.context import AppContext
 from doorkeep.core.emailpassword import ImportOk
 from doorkeep.core.idmapping import CreateMappingOk
 from doorkeep.core.metadata import InvalidMetadata, check_metadata_size
+from doorkeep.core.passwordless_secrets import normalise_phone_number
+from doorkeep.core.passwordless_users import RECIPE_ID as PASSWORDLESS
 from doorkeep.core.passwords import InvalidPasswordHash, validate_imported_hash
 from doorkeep.core.tenants import tenant_exists
 from doorkeep.storage import tables as t
@@ -42,13 +46,15 @@ ANALYZE_FIRST = 1000
 
 @dataclass(frozen=True)
 class ImportRecord:
-    email: str
-    password_hash: str
+    email: str | None  # None only for a passwordless user with a phone number
+    password_hash: str | None  # None for a passwordless user
     hashing_algorithm: str | None
     external_user_id: str | None
     email_verified: bool
     metadata: dict[str, Any] | None
     tenant_id: str
+    phone_number: str | None = None
+    recipe_id: str = "emailpassword"
 
 
 @dataclass
@@ -73,10 +79,27 @@ def parse_line(raw: str | bytes) -> ImportRecord:
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     email, password_hash = data.get("email"), data.get("passwordHash")
-    if not isinstance(email, str) or not email:
-        raise ValueError("email is missing or not a string")
-    if not isinstance(password_hash, str) or not password_hash:
-        raise ValueError("passwordHash is missing or not a string")
+    passwordless = data.get("recipeId") == PASSWORDLESS
+    phone = data.get("phoneNumber")
+    if passwordless:
+        if password_hash is not None:
+            raise ValueError("a passwordless user has no passwordHash")
+        if email is None and phone is None:
+            raise ValueError("a passwordless user needs an email or a phoneNumber")
+        if phone is not None and not isinstance(phone, str):
+            raise ValueError("phoneNumber has the wrong type")
+        if email is not None and (not isinstance(email, str) or not email):
+            raise ValueError("email is not a string")
+    else:
+        if data.get("recipeId") not in (None, "emailpassword"):
+            raise ValueError("recipeId must be emailpassword or passwordless")
+        if not isinstance(email, str) or not email:
+            raise ValueError("email is missing or not a string")
+        if not isinstance(password_hash, str) or not password_hash:
+            raise ValueError(
+                "passwordHash is missing or not a string (a passwordless user needs "
+                '"recipeId": "passwordless")'
+            )
     optional: dict[str, type | tuple[type, ...]] = {
         "hashingAlgorithm": str,
         "externalUserId": str,
@@ -95,6 +118,8 @@ def parse_line(raw: str | bytes) -> ImportRecord:
         email_verified=bool(data.get("emailVerified", False)),
         metadata=data.get("metadata"),
         tenant_id=data.get("tenantId") or PUBLIC,
+        phone_number=phone,
+        recipe_id=PASSWORDLESS if passwordless else "emailpassword",
     )
 
 
@@ -103,6 +128,8 @@ async def import_one(dk: Doorkeep, record: ImportRecord) -> str | None:
     time import through the public services, as it was before batches (the baseline
     bench/bench_import.py measures against; it is not atomic across its steps)."""
     core = dk.core.public
+    if record.recipe_id == PASSWORDLESS or record.email is None or record.password_hash is None:
+        raise ValueError("the one-at-a-time import takes email/password users only")
     if await core.users.get_users_by_email(record.tenant_id, record.email):
         return "skipped"
     result = await core.emailpassword.import_user(
@@ -178,14 +205,21 @@ class _Run:
     async def checked(self, record: ImportRecord) -> ImportedUser:
         """The record as a user to insert, or ValueError saying what is wrong with it.
         Only format checks: an imported hash is stored as it is, never computed."""
-        if (message := email_error(record.email)) is not None:
+        if record.email is not None and (message := email_error(record.email)) is not None:
             raise ValueError(f"email: {message}")
-        try:
-            stored = validate_imported_hash(record.password_hash, record.hashing_algorithm)
-        except InvalidPasswordHash as exc:
-            raise ValueError(f"passwordHash: {exc}") from None
-        if len(stored) > MAX_HASH_LENGTH:
-            raise ValueError(f"passwordHash: longer than {MAX_HASH_LENGTH} characters")
+        phone = None
+        if record.phone_number is not None:
+            phone = normalise_phone_number(record.phone_number)
+            if phone is None:
+                raise ValueError("phoneNumber: not a valid international number")
+        stored = None
+        if record.password_hash is not None:
+            try:
+                stored = validate_imported_hash(record.password_hash, record.hashing_algorithm)
+            except InvalidPasswordHash as exc:
+                raise ValueError(f"passwordHash: {exc}") from None
+            if len(stored) > MAX_HASH_LENGTH:
+                raise ValueError(f"passwordHash: longer than {MAX_HASH_LENGTH} characters")
         ext = record.external_user_id
         if ext is not None and not (0 < len(ext) <= MAX_ID_LENGTH and "\x00" not in ext):
             raise ValueError(f"externalUserId: 1 to {MAX_ID_LENGTH} characters, no NUL")
@@ -204,8 +238,10 @@ class _Run:
             self.tenants.add(tenant)
         return ImportedUser(
             tenant_id=tenant,
-            email=normalise_email(record.email),
+            email=None if record.email is None else normalise_email(record.email),
             password_hash=stored,
+            phone_number=phone,
+            recipe_id=record.recipe_id,
             external_user_id=ext,
             email_verified=record.email_verified,
             metadata=metadata,
@@ -220,14 +256,14 @@ class _Run:
         emails, ids = existing.emails, existing.external_ids | existing.user_ids
         fresh: list[tuple[int, ImportedUser]] = []
         for number, user in batch:
-            key = (user.tenant_id, user.email)
+            keys = bulk.login_keys(user)
             ext = user.external_user_id
-            if key in emails:  # there already, or earlier in this batch: the first one wins
+            if any(key in emails for key in keys):  # there, or earlier in this batch: first wins
                 report.skipped += 1
             elif ext is not None and ext in ids:  # another account has this external ID
                 report.failed.append((number, bulk.external_id_taken(ext).reason))
             else:
-                emails.add(key)
+                emails.update(keys)
                 if ext is not None:
                     ids.add(ext)
                 fresh.append((number, user))
