@@ -83,9 +83,13 @@ def _url_check(*schemes: str, host: bool = True) -> AfterValidator:
 
 
 def _database_url(value: str) -> str:
-    backend = urlsplit(value).scheme.lower().partition("+")[0]
-    if backend not in ("sqlite", "postgresql", "postgres"):
+    parts = urlsplit(value)
+    if parts.scheme.lower().partition("+")[0] not in ("sqlite", "postgresql", "postgres"):
         raise ValueError("must be a sqlite:/// or postgresql:// URL")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        raise ValueError("has a port that is not a number from 1 to 65535") from None
     return value
 
 
