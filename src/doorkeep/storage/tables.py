@@ -330,3 +330,53 @@ passwordless_codes = Table(
     ),
     Index(None, "expires_at"),  # the sweep of expired rows
 )
+
+# -- user roles (issue 19) -----------------------------------------------------------------------
+ROLE = String(255)  # role and permission names as callers choose them
+
+roles = Table(
+    "roles",
+    metadata,
+    Column("app_id", ID, ForeignKey("apps.app_id", ondelete="CASCADE"), primary_key=True),
+    Column("role", ROLE, primary_key=True),
+)
+
+role_permissions = Table(
+    "role_permissions",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("role", ROLE, primary_key=True),
+    Column("permission", ROLE, primary_key=True),
+    ForeignKeyConstraint(["app_id", "role"], ["roles.app_id", "roles.role"], ondelete="CASCADE"),
+    Index(None, "app_id", "permission"),  # the roles that have a permission
+)
+
+# A role given to a user in one tenant. `user_id` is doorkeep's own ID when the caller
+# names a mapped external ID, like user metadata. SuperTokens lets a role be given to
+# any ID, even one no user has; `known_user_id` is the same ID when a user holds it and
+# NULL otherwise, so that deleting the user removes its roles by the foreign key's
+# cascade (a NULL column exempts the row from the key), as deleting the role does.
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("app_id", ID, primary_key=True),
+    Column("tenant_id", ID, primary_key=True),
+    Column("user_id", ID, primary_key=True),
+    Column("role", ROLE, primary_key=True),
+    Column("known_user_id", ID, nullable=True),
+    ForeignKeyConstraint(["app_id", "role"], ["roles.app_id", "roles.role"], ondelete="CASCADE"),
+    ForeignKeyConstraint(
+        ["app_id", "tenant_id"], ["tenants.app_id", "tenants.tenant_id"], ondelete="CASCADE"
+    ),
+    ForeignKeyConstraint(
+        ["app_id", "known_user_id"],
+        ["users.app_id", "users.user_id"],
+        ondelete="CASCADE",
+        name="fk_user_roles_known_user_id_users",
+    ),
+    CheckConstraint(
+        "known_user_id IS NULL OR known_user_id = user_id", name="ck_user_roles_known_user_id"
+    ),
+    Index(None, "app_id", "role", "tenant_id", "user_id"),  # a role's users; its deletion
+    Index(None, "app_id", "known_user_id"),  # a user's deletion cascades through it
+)
