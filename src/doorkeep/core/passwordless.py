@@ -159,7 +159,7 @@ class PasswordlessService:
             return FieldError.one("userInputCode", "The user input code is invalid")
         if not await tenant_exists(self.ctx, tenant_id):
             return UnknownTenantError()
-        code = _NewCode.draw(sec.new_device_id(), user_input_code)  # type: ignore[arg-type]
+        code = _NewCode.draw(sec.new_device_id(), user_input_code)
         unit = partial(self._insert_code, tenant_id, code, contact)
         created = await self.ctx.db.run(unit, write=True)
         assert isinstance(created, CodeCreated)  # a new device cannot be gone
@@ -175,7 +175,7 @@ class PasswordlessService:
             return UserInputCodeAlreadyUsedError()
         assert isinstance(device_id, str)
         for _ in range(_CODE_TRIES):
-            code = _NewCode.draw(device_id, user_input_code)  # type: ignore[arg-type]
+            code = _NewCode.draw(device_id, user_input_code)
             try:
                 return await self.ctx.db.run(
                     partial(self._insert_code, tenant_id, code, None), write=True

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import secrets
 from enum import StrEnum
+from typing import TypeGuard
 
 import phonenumbers
 
@@ -132,6 +133,6 @@ def link_code_hash(link_code: str) -> str:
     return hashlib.sha256(link_code.encode()).hexdigest()
 
 
-def is_secret(value: object) -> bool:
+def is_secret(value: object) -> TypeGuard[str]:
     """Whether `value` could be a code of ours (a non-empty string of sane length)."""
     return isinstance(value, str) and 0 < len(value) <= MAX_SECRET_LENGTH
