@@ -108,7 +108,7 @@ class TwilioSmsSender:
 
     def _send(self, sms: RenderedSms) -> None:
         if self._client is None:
-            from twilio.rest import Client  # type: ignore[import-untyped]  # the twilio extra
+            from twilio.rest import Client  # the twilio extra
 
             self._client = Client(self.account_sid, self.auth_token, http_client=self.http_client)
         sender = (
