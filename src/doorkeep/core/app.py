@@ -15,6 +15,7 @@ from doorkeep.core.metadata import MetadataService
 from doorkeep.core.passwordless import PasswordlessService
 from doorkeep.core.passwordreset import PasswordResetService
 from doorkeep.core.passwords import PasswordHasher
+from doorkeep.core.roles import RoleService
 from doorkeep.core.sessions import SessionService
 from doorkeep.core.tenants import load_app_config, save_app
 from doorkeep.core.users import UserService
@@ -35,6 +36,7 @@ class AppCore:
         self.emailverification = EmailVerificationService(ctx)
         self.passwordreset = PasswordResetService(ctx)
         self.passwordless = PasswordlessService(ctx)
+        self.roles = RoleService(ctx)
 
     async def delete_user(self, user_id: str) -> bool:
         """Delete the user, their sessions, metadata, mappings and tokens."""
