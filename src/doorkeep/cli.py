@@ -285,9 +285,14 @@ def _add_users_commands(commands: Any) -> None:
         help="create an email/password user, or a passwordless one (--phone, --passwordless)",
     )
     creating.add_argument("email", nargs="?", help="the new user's email")
-    creating.add_argument("--phone", help="a passwordless user with this phone number (E.164)")
     creating.add_argument(
-        "--passwordless", action="store_true", help="a passwordless user with this email"
+        "--phone",
+        help="a passwordless user with this phone number, E.164 (default: an email user)",
+    )
+    creating.add_argument(
+        "--passwordless",
+        action="store_true",
+        help="a passwordless user with this email (default: one with a password)",
     )
     creating.add_argument("--password", help="default: asked without echo")
     deleting = users.add_parser("delete", help="delete a user and everything theirs")
