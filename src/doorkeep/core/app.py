@@ -10,6 +10,7 @@ from doorkeep.core.context import AppContext
 from doorkeep.core.emailpassword import EmailPasswordService
 from doorkeep.core.emailverification import EmailVerificationService
 from doorkeep.core.idmapping import UserIdMappingService
+from doorkeep.core.jwt_issuer import JwtIssuer
 from doorkeep.core.keys import KeyService
 from doorkeep.core.metadata import MetadataService
 from doorkeep.core.passwordless import PasswordlessService
@@ -31,6 +32,7 @@ class AppCore:
         self.emailpassword = EmailPasswordService(ctx)
         self.keys = KeyService(ctx)
         self.sessions = SessionService(ctx, self.keys)
+        self.jwt = JwtIssuer(self.keys)
         self.metadata = MetadataService(ctx)
         self.idmapping = UserIdMappingService(ctx)
         self.emailverification = EmailVerificationService(ctx)
