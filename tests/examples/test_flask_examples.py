@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from examples.flask import change_email, change_password
+from examples.flask import change_email, change_password, migration, username_login
 from flask import Flask
 
 from doorkeep.testing import SmtpSink, email_text
@@ -138,3 +138,123 @@ def test_seed_002_flow_2_change_email_after_verifying_it(database_url: str) -> N
             # Verified now, so asking again updates at once (and changes nothing).
             again = client.post("/change-email/verified", json={"email": new}, headers=session)
             assert again.json() == {"status": "OK"}
+
+
+def test_seed_004_username_with_optional_email(database_url: str) -> None:
+    with SmtpSink() as smtp:
+        app = username_login.create_app(config(database_url, DOORKEEP_SMTP_URL=smtp.url))
+        with serving(app) as client:
+            name = f"ada_{uuid.uuid4().hex[:6]}"
+            address = new_email()
+            created = client.post(
+                "/auth/signup", json=fields(email=name, password=PASSWORD, actualEmail=address)
+            )
+            assert created.json()["status"] == "OK", created.text
+            bare = f"bob_{uuid.uuid4().hex[:6]}"
+            assert (
+                client.post("/auth/signup", json=fields(email=bare, password=PASSWORD)).json()[
+                    "status"
+                ]
+                == "OK"
+            )
+
+            for identifier in (name, address):  # sign in with the username or the email
+                signed_in = client.post(
+                    "/auth/signin", json=fields(email=identifier, password=PASSWORD)
+                )
+                assert signed_in.json()["status"] == "OK"
+                profile = client.get("/profile", headers=bearer(signed_in))
+                assert profile.json() == {"username": name, "email": address}
+
+            # Reset: the link goes to the address; a username without one is told so.
+            reset = client.post("/auth/user/password/reset/token", json=fields(email=name))
+            assert reset.json() == {"status": "OK"}
+            assert smtp.wait_for(1)[0]["To"] == address
+            no_email = client.post("/auth/user/password/reset/token", json=fields(email=bare))
+            assert no_email.json()["status"] == "GENERAL_ERROR"
+
+
+class LegacyProvider:
+    """The legacy identity provider the seed's overrides consult (in memory)."""
+
+    def __init__(self, users: dict[str, tuple[str, str, bool]]) -> None:
+        self.users = users  # email -> (legacy user ID, password, email verified)
+
+    async def validate_and_get_user_info(
+        self, email: str, password: str
+    ) -> migration.ExternalUserInfo | None:
+        known = self.users.get(email)
+        if known is None or known[1] != password:
+            return None
+        return migration.ExternalUserInfo(known[0], known[2])
+
+    async def retrieve_user_data(self, email: str) -> migration.ExternalUserInfo | None:
+        known = self.users.get(email)
+        return None if known is None else migration.ExternalUserInfo(known[0], known[2])
+
+
+def test_seed_001_just_in_time_migration(database_url: str) -> None:
+    ada, grace, hopper = new_email(), new_email(), new_email()
+    provider = LegacyProvider(
+        {
+            ada: ("legacy-ada", "ada's old password", True),
+            grace: ("legacy-grace", "grace's old password", False),
+            hopper: ("legacy-hopper", "hopper's old password", False),
+        }
+    )
+    with SmtpSink() as smtp:
+        app = migration.create_app(config(database_url, DOORKEEP_SMTP_URL=smtp.url), provider)
+        with serving(app) as client:
+            # Step 1: an address the legacy provider knows cannot sign up.
+            refused = client.post("/auth/signup", json=fields(email=ada, password=PASSWORD))
+            assert refused.json()["status"] == "FIELD_ERROR"
+
+            # Step 2: signing in with the legacy password migrates the account.
+            wrong = client.post("/auth/signin", json=fields(email=ada, password=PASSWORD))
+            assert wrong.json() == {"status": "WRONG_CREDENTIALS_ERROR"}
+            migrated = client.post(
+                "/auth/signin", json=fields(email=ada, password="ada's old password")
+            )
+            assert migrated.json()["status"] == "OK", migrated.text
+            assert client.get("/me", headers=bearer(migrated)).json() == {"userId": "legacy-ada"}
+            # Now a doorkeep account: the same password signs in without the provider,
+            # and the provider's "verified" came along.
+            again = client.post(
+                "/auth/signin", json=fields(email=ada, password="ada's old password")
+            )
+            assert again.json()["user"]["loginMethods"][0]["verified"] is True
+
+            # Steps 3 and 4: a reset for a legacy-only address creates the account with a
+            # temporary password; using the link sets the password and clears the flag.
+            asked = client.post("/auth/user/password/reset/token", json=fields(email=grace))
+            assert asked.json() == {"status": "OK"}
+            link = email_text(smtp.wait_for(1)[0])
+            token = re.search(r"token=([^&\s]+)", link)
+            assert token is not None
+            reset = client.post(
+                "/auth/user/password/reset",
+                json={**fields(password=NEW_PASSWORD), "token": token.group(1)},
+            )
+            assert reset.json()["status"] == "OK", reset.text
+            signed_in = client.post("/auth/signin", json=fields(email=grace, password=NEW_PASSWORD))
+            assert signed_in.json()["status"] == "OK"
+            assert client.get("/me", headers=bearer(signed_in)).json() == {"userId": "legacy-grace"}
+
+            # Step 5: a reset begun but not finished; the legacy password still signs in,
+            # and replaces the temporary one.
+            client.post("/auth/user/password/reset/token", json=fields(email=hopper))
+            smtp.wait_for(2)
+            flagged = client.post(
+                "/auth/signin", json=fields(email=hopper, password="not the password")
+            )
+            assert flagged.json() == {"status": "WRONG_CREDENTIALS_ERROR"}
+            remembered = client.post(
+                "/auth/signin", json=fields(email=hopper, password="hopper's old password")
+            )
+            assert remembered.json()["status"] == "OK"
+            # The flag is gone: the same password now signs in without the legacy provider.
+            del provider.users[hopper]
+            again = client.post(
+                "/auth/signin", json=fields(email=hopper, password="hopper's old password")
+            )
+            assert again.json()["status"] == "OK"
