@@ -17,7 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from doorkeep.app import Doorkeep
 from doorkeep.config import ServerSettings, SettingsError, mask_url, set_listening_origin
@@ -35,6 +35,9 @@ from doorkeep.startup import (
     migrate_database,
     open_instance,
 )
+
+if TYPE_CHECKING:
+    from doorkeep.web.listeners import ServePlan
 
 log = logging.getLogger("doorkeep")
 _SERVER = ServerSettings.model_fields
@@ -70,21 +73,21 @@ def listening_origin(host: str, port: int) -> str:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from doorkeep.web.server import create_app
-
     server_settings = _server_settings(args)
     configure_logging(server_settings.log_level, server_settings.log_format)
     origin = listening_origin(server_settings.host, server_settings.port)
     set_listening_origin(origin)  # the default of api_domain and website_domain
     dk = load_instance(args.app)
     _warn_about_domains(dk, server_settings.host)
+    plan = _plan_serving(args, dk, server_settings)
     config = uvicorn.Config(
-        create_app(dk),
+        plan.app,
         host=server_settings.host,
         port=server_settings.port,
         log_config=None,  # configure_logging did it, for uvicorn too
         log_level=server_settings.log_level,
         lifespan="on",
+        forwarded_allow_ips=args.forwarded_allow_ips,  # None: $FORWARDED_ALLOW_IPS/127.0.0.1
     )
 
     class Server(uvicorn.Server):
@@ -92,11 +95,25 @@ def _serve(args: argparse.Namespace) -> int:
             await open_instance(dk)  # fail here in one line, not in the lifespan
             log.info("doorkeep %s serving %s", _version(), origin)
             log.info("database %s", mask_url(dk.settings.database_url))
+            log.info("%s", plan.description)
             await super().serve(sockets)
 
     server = Server(config)
-    server.run()
+    server.run(sockets=plan.sockets)
     return 0 if server.started else EXIT_RUNTIME
+
+
+def _plan_serving(args: argparse.Namespace, dk: Doorkeep, settings: ServerSettings) -> ServePlan:
+    """Where the core API goes (web/listeners.py): a usage error or an unbindable port
+    is a StartupError."""
+    from doorkeep.web.listeners import plan_serving
+
+    try:
+        return plan_serving(dk, settings.host, settings.port, args.core_host, args.core_port)
+    except ValueError as exc:
+        raise StartupError(str(exc), EXIT_USAGE) from None
+    except OSError as exc:
+        raise StartupError(f"cannot listen: {exc}") from None
 
 
 def _warn_about_domains(dk: Doorkeep, host: str) -> None:
@@ -355,6 +372,25 @@ def build_parser() -> argparse.ArgumentParser:
         dest="log_format",
         metavar="FORMAT",
         help=f"text, or json: one object a line ({_default('log_format')})",
+    )
+    serve.add_argument(
+        "--core-port",
+        type=int,
+        metavar="PORT",
+        help="serve the core API (CDI) alone on this port, and not on --port; without "
+        "DOORKEEP_CORE_API_KEYS it answers direct loopback callers only (default: the CDI "
+        "is on --port and needs a key)",
+    )
+    serve.add_argument(
+        "--core-host",
+        metavar="ADDRESS",
+        help="address of --core-port (default: 127.0.0.1; another needs API keys)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="comma-separated proxies whose X-Forwarded-For/-Proto are believed: client "
+        "addresses (per-IP limits) come from them (default: $FORWARDED_ALLOW_IPS or 127.0.0.1)",
     )
     _add_app_option(serve)
     serve.set_defaults(run=_serve)

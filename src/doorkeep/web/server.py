@@ -37,11 +37,14 @@ log = logging.getLogger("doorkeep.health")
 READY_TIMEOUT_S = 5.0  # a database that takes longer to say SELECT 1 is not ready
 
 
-def create_app(dk: Doorkeep, *, core_api: bool = True) -> ASGIApp:
+def create_app(
+    dk: Doorkeep, *, core_api: bool = True, core_trusts_loopback: bool = True
+) -> ASGIApp:
     """The FDI and pages (under their base paths), the demo routes and, unless
-    `core_api=False`, the CDI on the same port for the official backend SDKs."""
+    `core_api=False`, the CDI on the same port for the official backend SDKs (without
+    keys: direct loopback callers only, none if `core_trusts_loopback=False`)."""
     web = _web_app(dk)
-    cdi = CoreApi(dk) if core_api else None
+    cdi = CoreApi(dk, trust_loopback=core_trusts_loopback) if core_api else None
     bases = (dk.settings.api_base_path, dk.settings.website_base_path)
     own_prefixes = tuple({base.rstrip("/") + "/" for base in bases})
 

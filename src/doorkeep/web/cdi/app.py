@@ -1,9 +1,15 @@
 """`CoreApi`: the ASGI app of the CDI, SuperTokens' core API, over doorkeep's core.
 
-`doorkeep serve` puts it in front of the FDI and the pages on the same port (the
-FDI and pages live under `/auth`, the CDI never does); it can be mounted alone.
-Without `core_api_keys` it answers loopback clients only: a CDI caller can create
-a session for any user, so an open one must never face a network.
+`create_app` puts it in front of the FDI and the pages on the same port (the FDI and
+pages live under `/auth`, the CDI never does); it can be mounted alone, and
+`doorkeep serve --core-port` serves it alone on a listener of its own (`by_listener`).
+
+Without `core_api_keys` it answers direct loopback callers only: a CDI caller can
+create a session for any user, so an open one must never face a network. A reverse
+proxy on the same host is a loopback peer too, so a request carrying a proxy header is
+never trusted — and since nginx's default `proxy_pass` adds none, `doorkeep serve`
+never trusts loopback on the frontend API's port (`trust_loopback=False`): there the
+CDI needs a key, or its own port (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from doorkeep.core.common import PUBLIC
 from doorkeep.core.tenants import tenant_exists
@@ -91,12 +97,38 @@ _OPEN = {"/hello", "/.well-known/jwks.json"}
 _APP_ROUTE = "/recipe/multitenancy/app/v2"
 KNOWN_PATHS = {path for _, path in ROUTES} | {"/hello", "/apiversion", _APP_ROUTE}
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+# Headers a reverse proxy adds (RFC 7239 Forwarded, the de-facto X-Forwarded-*, nginx's
+# X-Real-IP, Via, CDN client-IP headers): a request carrying one came through a proxy,
+# whatever its peer address.
+_PROXY_HEADERS = frozenset(
+    {"forwarded", "x-real-ip", "via", "x-client-ip", "true-client-ip", "cf-connecting-ip"}
+)
+_NEEDS_KEY = "Invalid API key: set DOORKEEP_CORE_API_KEYS to call from afar"
+_NEEDS_KEY_HERE = (
+    "Invalid API key: the core API on the frontend API's port needs DOORKEEP_CORE_API_KEYS, "
+    "or serve it alone on a loopback port with doorkeep serve --core-port"
+)
+
+
+def _direct_loopback(request: Request) -> bool:
+    peer = request.client.host if request.client else ""
+    return peer in _LOOPBACK and not came_through_a_proxy(request)
+
+
+def came_through_a_proxy(request: Request) -> bool:
+    """Whether the request carries a header that a reverse proxy adds."""
+    names = request.headers.keys()
+    return any(name in _PROXY_HEADERS or name.startswith("x-forwarded-") for name in names)
 
 
 class CoreApi:
-    def __init__(self, dk: Doorkeep) -> None:
+    """`trust_loopback`: without keys, serve direct loopback callers (True: a listener
+    of its own, or development), or nobody (False: a port a proxy may front)."""
+
+    def __init__(self, dk: Doorkeep, *, trust_loopback: bool = True) -> None:
         self.dk = dk
         self.api_keys = dk.settings.core_api_keys
+        self.trust_loopback = trust_loopback
 
     def handles(self, path: str) -> bool:
         """CDI paths: a known route (with its prefixes) or anything under /appid-…."""
@@ -151,8 +183,10 @@ class CoreApi:
     def _check_caller(self, request: Request) -> None:
         if self.api_keys:
             check_api_key(request, self.api_keys)
-        elif (request.client.host if request.client else "") not in _LOOPBACK:
-            raise CdiError(401, "Invalid API key: set DOORKEEP_CORE_API_KEYS to call from afar")
+        elif not self.trust_loopback:
+            raise CdiError(401, _NEEDS_KEY_HERE)
+        elif not _direct_loopback(request):
+            raise CdiError(401, _NEEDS_KEY)
 
     async def _create_app(self, request: Request, app_id: str) -> Response:
         if request.method != "PUT":
@@ -169,3 +203,18 @@ class CoreApi:
         except ValueError as exc:
             raise CdiError(400, str(exc)) from None
         return ok(createdNew=created)
+
+
+def by_listener(main: ASGIApp, core: ASGIApp, core_port: int) -> ASGIApp:
+    """One ASGI app for a server listening on two sockets: connections accepted on
+    `core_port` reach `core` alone, all others (and the lifespan) reach `main`. The port
+    is the accepting socket's own (`scope["server"]`), which no header can change."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        if scope["type"] != "lifespan" and server is not None and server[1] == core_port:
+            await core(scope, receive, send)
+        else:
+            await main(scope, receive, send)
+
+    return app
