@@ -8,6 +8,7 @@ Both faces now refuse nesting deeper than `MAX_JSON_DEPTH` before anything is wr
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 
@@ -90,3 +91,15 @@ async def test_metadata_nesting_is_capped_before_it_is_stored(
         assert refused.text == "Invalid Json Input: nested too deeply"
     stored = await http.get("/recipe/user/metadata", params={"userId": user_id})
     assert stored.json()["metadata"]["a"] == json.loads(nested(fits))
+
+
+async def test_a_deeply_nested_pagination_token_is_a_400(
+    served: tuple[httpx.AsyncClient, Doorkeep],
+) -> None:
+    """The CDI's `/users?paginationToken=` is base64 JSON, decoded with json.loads.
+    fails on main: 500 (RecursionError in core/users.py _decode_cursor)."""
+    http, _ = served
+    token = base64.urlsafe_b64encode(b"[" * 5000).decode()
+    answer = await http.get("/users", params={"paginationToken": token})
+    assert answer.status_code == 400
+    assert "paginationToken" in answer.text or "pagination" in answer.text.lower()

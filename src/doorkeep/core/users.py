@@ -269,7 +269,7 @@ def _encode_cursor(time_joined: int, user_id: str) -> str:
 def _decode_cursor(token: str) -> tuple[int, str] | None:
     try:
         time_joined, user_id = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # a caller's token: nested "[[[…" too
         return None
     if not isinstance(time_joined, int) or not isinstance(user_id, str):
         return None
