@@ -186,7 +186,7 @@ def gunicorn(
 
 
 @contextmanager
-def werkzeug_server(app: Flask) -> Iterator[str]:
+def werkzeug_server(app: Flask, *, port: int | None = None) -> Iterator[str]:
     """Flask's own development server (threaded, as `flask run` is) in a thread."""
     from werkzeug.serving import make_server
 

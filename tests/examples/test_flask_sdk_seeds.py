@@ -1,0 +1,169 @@
+"""The seeds' Flask code on the official SDK (supertokens-python 0.31.4), with `doorkeep
+serve` as its core: each seed's route, end to end, over HTTP (examples/flask/
+supertokens_sdk_seeds.py holds the code; docs/flask.md lists what 0.31 changed)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from flask import Flask
+
+from doorkeep.testing import free_port, serve_in_subprocess
+from tests.integrations.flask_fixtures import werkzeug_server
+from tests.optional import SERVICES, import_or_skip
+
+import_or_skip("supertokens_python", SERVICES)
+
+from examples.flask import supertokens_sdk_seeds as seeds  # noqa: E402 (needs the SDK)
+
+API_KEY = "seeds-core-api-key-0123456789"
+PASSWORD, NEW_PASSWORD = "validPass123", "otherPass456"
+
+
+def fields(**values: str) -> dict[str, Any]:
+    return {"formFields": [{"id": k, "value": v} for k, v in values.items()]}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def new_email() -> str:
+    return f"user-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def sdk_stack(
+    tmp_path: Path, build: Callable[[str, str, str, seeds.Outbox], Flask]
+) -> Iterator[tuple[httpx.Client, seeds.Outbox]]:
+    os.environ["SUPERTOKENS_ENV"] = "testing"  # lets the SDK reset its globals at the end
+    from supertokens_python import Supertokens
+
+    outbox = seeds.Outbox()
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}"
+    core_db = f"sqlite:///{tmp_path / 'core.sqlite3'}"
+    try:
+        with serve_in_subprocess(core_db, DOORKEEP_CORE_API_KEYS=API_KEY) as (_, core_url):
+            app = build(core_url, api_url, API_KEY, outbox)
+            with werkzeug_server(app, port=port), httpx.Client(base_url=api_url) as client:
+                yield client, outbox
+    finally:
+        reset_sdk()
+        Supertokens.reset()
+
+
+def reset_sdk() -> None:
+    """Forget every recipe the SDK initialised (each is a process-wide singleton), so that
+    the next test's app can init its own list."""
+    import importlib
+    import pkgutil
+
+    import supertokens_python.recipe as recipes
+
+    for module in pkgutil.iter_modules(recipes.__path__):
+        try:
+            loaded = importlib.import_module(f"{recipes.__name__}.{module.name}.recipe")
+        except ImportError:
+            continue
+        for value in vars(loaded).values():
+            if (
+                isinstance(value, type)
+                and value.__module__ == loaded.__name__
+                and value.__name__.endswith("Recipe")
+                and "reset" in vars(value)
+            ):
+                value.reset()
+
+
+@pytest.fixture
+def seed_000(tmp_path: Path) -> Iterator[tuple[httpx.Client, seeds.Outbox]]:
+    yield from sdk_stack(tmp_path, seeds.seed_000_app)
+
+
+@pytest.fixture
+def seed_002(tmp_path: Path) -> Iterator[tuple[httpx.Client, seeds.Outbox]]:
+    yield from sdk_stack(tmp_path, seeds.seed_002_app)
+
+
+def test_seed_000_change_password_on_the_sdk(seed_000: tuple[httpx.Client, seeds.Outbox]) -> None:
+    client, _ = seed_000
+    email = new_email()
+    device = client.post("/auth/signup", json=fields(email=email, password=PASSWORD))
+    assert device.json()["status"] == "OK", device.text
+    other = client.post("/auth/signin", json=fields(email=email, password=PASSWORD))
+    access = bearer(device.headers["st-access-token"])
+    assert client.post("/change-password", json={}).status_code == 401
+
+    wrong = client.post(
+        "/change-password",
+        json={"oldPassword": "wrongPass999", "newPassword": NEW_PASSWORD},
+        headers=access,
+    )
+    assert wrong.json() == {"status": "WRONG_CREDENTIALS_ERROR"}
+    changed = client.post(
+        "/change-password",
+        json={"oldPassword": PASSWORD, "newPassword": NEW_PASSWORD},
+        headers=access,
+    )
+    assert changed.json() == {"status": "OK"}, changed.text
+    assert changed.headers["front-token"] == "remove"
+    refresh = bearer(other.headers["st-refresh-token"])
+    assert client.post("/auth/session/refresh", headers=refresh).status_code == 401
+    assert client.post("/auth/signin", json=fields(email=email, password=PASSWORD)).json() == {
+        "status": "WRONG_CREDENTIALS_ERROR"
+    }
+    signed_in = client.post("/auth/signin", json=fields(email=email, password=NEW_PASSWORD))
+    assert signed_in.json()["status"] == "OK"
+
+
+def passwordless_sign_in(client: httpx.Client, outbox: seeds.Outbox, email: str) -> httpx.Response:
+    created = client.post("/auth/signinup/code", json={"email": email})
+    assert created.json()["status"] == "OK", created.text
+    code = next(m["code"] for m in reversed(outbox.sent) if m["to"] == email)
+    consumed = client.post(
+        "/auth/signinup/code/consume",
+        json={
+            "preAuthSessionId": created.json()["preAuthSessionId"],
+            "deviceId": created.json()["deviceId"],
+            "userInputCode": code,
+        },
+    )
+    assert consumed.json()["status"] == "OK", consumed.text
+    return consumed
+
+
+def test_seed_002_change_email_on_the_sdk(seed_002: tuple[httpx.Client, seeds.Outbox]) -> None:
+    client, outbox = seed_002
+    first, second, third, taken = new_email(), new_email(), new_email(), new_email()
+    signed_in = passwordless_sign_in(client, outbox, first)
+    user_id = signed_in.json()["user"]["id"]
+    access = bearer(signed_in.headers["st-access-token"])
+    passwordless_sign_in(client, outbox, taken)
+
+    # Flow 1: at once.
+    assert client.post("/change-email", json={"email": "nope"}, headers=access).json() == {
+        "status": "INVALID_EMAIL_ERROR"
+    }
+    clash = client.post("/change-email", json={"email": taken}, headers=access)
+    assert clash.json() == {"status": "EMAIL_ALREADY_EXISTS_ERROR"}
+    changed = client.post("/change-email", json={"email": second}, headers=access)
+    assert changed.json() == {"status": "OK", "userId": user_id}
+    assert passwordless_sign_in(client, outbox, second).json()["user"]["id"] == user_id
+
+    # Flow 2: a link to the new address first; the override updates the user when used.
+    sent = client.post("/change-email-verified", json={"email": third}, headers=access)
+    assert sent.json() == {"status": "VERIFICATION_EMAIL_SENT"}, sent.text
+    link = next(m["link"] for m in reversed(outbox.sent) if m["to"] == third)
+    token = parse_qs(urlsplit(link).query)["token"][0]
+    verified = client.post("/auth/user/email/verify", json={"method": "token", "token": token})
+    assert verified.json()["status"] == "OK", verified.text
+    moved = passwordless_sign_in(client, outbox, third)
+    assert moved.json()["user"]["id"] == user_id
+    assert moved.json()["user"]["emails"] == [third]
