@@ -13,6 +13,7 @@ import asyncio
 import time
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 
 from doorkeep.core.common import new_id, now_ms
 from doorkeep.core.context import AppContext
@@ -105,20 +106,39 @@ class KeyService:
         self._last_reload = time.monotonic()
 
     async def _create(self, static: bool) -> SigningKey:
-        created = now_ms()
+        created = now_ms() if static else self._due_time(now_ms())
         kid = f"s-{new_id()}" if static else f"d-{created}"
         # RSA generation takes ~50 ms of CPU: keep it off the event loop.
         key = await asyncio.to_thread(generate_signing_key, kid, created)
         assert key.private_key is not None  # a key just generated has its private half
-        async with self.ctx.db.transaction() as conn:
-            await conn.execute(
-                insert(t.signing_keys).values(
-                    app_id=self.ctx.app_id,
-                    kid=kid,
-                    algorithm="RS256",
-                    private_key_pem=private_key_to_pem(key.private_key),
-                    created_at=created,
+        try:
+            async with self.ctx.db.transaction() as conn:
+                await conn.execute(
+                    insert(t.signing_keys).values(
+                        app_id=self.ctx.app_id,
+                        kid=kid,
+                        algorithm="RS256",
+                        private_key_pem=private_key_to_pem(key.private_key),
+                        created_at=created,
+                    )
                 )
-            )
+        except IntegrityError:
+            # Another instance made this scheduled key first (same kid): use theirs.
+            await self._load()
+            theirs = self._current(static)
+            if theirs is None or theirs.kid != kid:
+                raise
+            return theirs
         await self._load()
         return key
+
+    def _due_time(self, now: int) -> int:
+        """When the new dynamic key was due: the last point of the rotation schedule
+        (every interval after the previous key) not after `now`. Rotation keeps to its
+        schedule however late the first request after it comes, and instances that
+        rotate at once make one key (one kid) between them."""
+        previous = self._current(False)
+        if previous is None or self._rotation_ms <= 0:
+            return now
+        since = now - previous.created_at_ms
+        return previous.created_at_ms + since - since % self._rotation_ms

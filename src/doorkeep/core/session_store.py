@@ -53,7 +53,11 @@ _SWAP_TOKEN = (
         _s.c.session_handle == bindparam("handle"),
         _s.c.refresh_token_hash2 == bindparam("old_hash2"),
     )
-    .values(refresh_token_hash2=bindparam("new_hash2"), expires_at=bindparam("new_expiry"))
+    .values(
+        refresh_token_hash2=bindparam("new_hash2"),
+        expires_at=bindparam("new_expiry"),
+        use_static_key=bindparam("static"),
+    )
 )
 # Refreshing with a token is also the first use of it.
 _SUPERSEDE_TOKEN = (
@@ -123,6 +127,10 @@ class RotationRules:
     app_id: str
     grace_ms: int  # a replayed predecessor within this long, child unused, is a race
     expiry: Callable[[int, int], int]  # (created_at, now) -> the session's new expiry
+    # The kind of key the session's tokens are signed with from this refresh on (the
+    # SDK's use_dynamic_access_token_signing_key may change between deployments);
+    # None keeps the session's own.
+    use_static_key: bool | None = None
 
 
 def rotate(
@@ -142,14 +150,21 @@ def rotate(
             return UnauthorisedError("session expired")
         child = random_token()
         keys = {"old_hash2": old_hash2, "new_hash2": hash2(child)}
+        static = bool(row.use_static_key if rules.use_static_key is None else rules.use_static_key)
         swapped = conn.execute(
             _SWAP_TOKEN,
-            {**keys, "app": rules.app_id, "handle": row.session_handle, "new_expiry": expires_at},
+            {
+                **keys,
+                "app": rules.app_id,
+                "handle": row.session_handle,
+                "new_expiry": expires_at,
+                "static": static,
+            },
         )
         if swapped.rowcount == 1:
             conn.execute(_SUPERSEDE_TOKEN, {**keys, "now": now})
             _insert_refresh_token(conn, rules.app_id, row.session_handle, keys["new_hash2"], now)
-            return Rotated(record_of(row, expires_at), child, bool(row.use_static_key))
+            return Rotated(record_of(row, expires_at), child, static)
         # A concurrent refresh won: judge this token as a superseded one.
         row = _refresh_row(conn, rules.app_id, old_hash2)
         if row is None:

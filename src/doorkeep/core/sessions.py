@@ -16,7 +16,8 @@ out an access token without the parent marker, like SuperTokens' CDI ≤ 5.4).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -40,6 +41,9 @@ from doorkeep.core.session_models import (
 )
 from doorkeep.core.users import resolve_user_id
 from doorkeep.storage import tables as t
+
+# New values for keys of a refreshed session's custom payload (its claims).
+PayloadRefresh = Callable[[SessionRecord], Awaitable[Mapping[str, Any]]]
 
 _MAX_REMEMBERED = 100_000  # bound on the in-memory revoked/promoted sets
 _MAX_VIEWS = 16_384  # verified-session objects kept, one per live access token
@@ -175,11 +179,22 @@ class SessionService:
         refresh_token: str,
         *,
         enable_anti_csrf: bool = False,
+        use_static_key: bool | None = None,
+        refresh_payload: PayloadRefresh | None = None,
     ) -> NewSession | UnauthorisedError | TokenTheftDetectedError:
+        """Rotate the refresh token and sign a new access token.
+
+        `use_static_key` switches the session to that kind of key from now on (None
+        keeps its own). `refresh_payload` gives new values for keys of the custom
+        payload (claims, e.g. roles): merged in, and stored when they changed.
+        """
         if not isinstance(refresh_token, str) or not refresh_token or len(refresh_token) > 512:
             return UnauthorisedError("refresh token is not valid")
         rules = store.RotationRules(
-            self.ctx.app_id, self.ctx.settings.refresh_grace_seconds * 1000, self._expiry
+            self.ctx.app_id,
+            self.ctx.settings.refresh_grace_seconds * 1000,
+            self._expiry,
+            use_static_key,
         )
         outcome = await self.ctx.db.run(
             partial(store.rotate, rules, store.hash2(refresh_token), now_ms()), write=True
@@ -188,13 +203,25 @@ class SessionService:
             self._remember(self._revoked, outcome.session_handle)
         if not isinstance(outcome, store.Rotated):
             return outcome
+        record = outcome.record
+        if refresh_payload is not None:
+            record = await self._refreshed_payload(record, refresh_payload)
         return await self._tokens(
-            outcome.record,
+            record,
             outcome.refresh_token,
             parent_token=refresh_token,
             enable_anti_csrf=enable_anti_csrf,
             use_static_key=outcome.use_static_key,
         )
+
+    async def _refreshed_payload(
+        self, record: SessionRecord, refresh_payload: PayloadRefresh
+    ) -> SessionRecord:
+        current = record.user_data_in_jwt
+        merged = {**current, **_custom_payload(await refresh_payload(record))}
+        if merged != current:
+            await self.update_access_token_payload(record.handle, merged)
+        return replace(record, user_data_in_jwt=merged)
 
     # -- reading and changing ---------------------------------------------------------------
 

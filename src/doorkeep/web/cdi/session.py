@@ -67,8 +67,12 @@ async def verify(req: CdiRequest) -> Response:
 
 
 async def refresh(req: CdiRequest) -> Response:
+    # The SDK says which kind of key it verifies with; a session switches on refresh.
+    dynamic = req.body.get("useDynamicSigningKey")
     result = await req.app.sessions.refresh(
-        req.required_text("refreshToken"), enable_anti_csrf=req.flag("enableAntiCsrf")
+        req.required_text("refreshToken"),
+        enable_anti_csrf=req.flag("enableAntiCsrf"),
+        use_static_key=None if dynamic is None else not req.flag("useDynamicSigningKey"),
     )
     if isinstance(result, NewSession):
         return _new_session_json(result)
