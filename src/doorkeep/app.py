@@ -1,11 +1,16 @@
-"""`Doorkeep`: one configured instance — the core, its recipes, and (later) its web faces."""
+"""`Doorkeep`: one configured instance, and the composition root of doorkeep.
+
+It builds every piece in layer order — the core, the recipes, the flows, the web
+faces — and hands each the collaborators it uses; no piece receives the whole
+`Doorkeep`. Built-in features that change a recipe (legacy migration) are composed
+here, when the recipe is built, never patched in afterwards.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
 
 from doorkeep.background import BackgroundTasks
 from doorkeep.config import Settings
@@ -13,29 +18,41 @@ from doorkeep.core.app import Core
 from doorkeep.core.housekeeping import Housekeeping
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailDelivery, EmailDeliveryConfig
+from doorkeep.flows import Flows
 from doorkeep.flows.change_email import ChangeEmail
 from doorkeep.flows.change_password import ChangePassword
+from doorkeep.flows.email_verification import EmailVerification
 from doorkeep.flows.legacy_migration import (
     HttpLegacyProvider,
     LegacyMigration,
     LegacyProvider,
 )
+from doorkeep.flows.limits import Attempts
+from doorkeep.flows.password_reset import PasswordReset
+from doorkeep.flows.reauthentication import Reauthentication
+from doorkeep.flows.sign_in import SignIn
+from doorkeep.flows.sign_up import SignUp
 from doorkeep.ratelimit import DatabaseCounters, RateLimitConfig, RateLimiter, RedisCounters
 from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordRecipe
-from doorkeep.recipes.emailverification import CLAIM as EV_CLAIM
 from doorkeep.recipes.emailverification import EmailVerificationConfig, EmailVerificationRecipe
 from doorkeep.recipes.session import SessionConfig, SessionRecipe
 from doorkeep.recipes.useridmapping import UserIdMappingConfig, UserIdMappingRecipe
 from doorkeep.recipes.usermetadata import UserMetadataConfig, UserMetadataRecipe
 from doorkeep.web.fdi import FrontendApi
 from doorkeep.web.pages import Pages, PagesConfig
+from doorkeep.web.pages.outcome import PageServices
 
 
 @dataclass
 class FlowsConfig:
     """Replace or wrap a built-in flow (same pattern as the recipes' overrides)."""
 
+    override_sign_in: Override[SignIn] | None = None
+    override_sign_up: Override[SignUp] | None = None
+    override_password_reset: Override[PasswordReset] | None = None
+    override_email_verification: Override[EmailVerification] | None = None
+    override_reauthentication: Override[Reauthentication] | None = None
     override_change_password: Override[ChangePassword] | None = None
     override_change_email: Override[ChangeEmail] | None = None
     override_legacy_migration: Override[LegacyMigration] | None = None
@@ -83,30 +100,88 @@ class Doorkeep:
             longest_window_s=self.rate_limits.longest_window_seconds,
         )
         self.email_delivery = EmailDelivery.create(self.settings, email_delivery)
-        self.emailpassword = EmailPasswordRecipe(public, self.email_delivery, emailpassword)
+        flows = flows or FlowsConfig()
+        # Recipes: the session recipe first (the others create sessions or register claims).
         self.session = SessionRecipe(public, session)
-        self.emailverification = EmailVerificationRecipe(
-            public, self.email_delivery, emailverification
-        )
-        if emailverification is not None:  # configured: sessions carry the st-ev claim
-            self.session.claim_builders.append(self._email_verification_claim)
         self.usermetadata = UserMetadataRecipe(public, usermetadata)
         self.useridmapping = UserIdMappingRecipe(public, useridmapping)
-        self.web = FrontendApi(self)
-        pages = pages or PagesConfig()
-        self.pages: Pages | None = Pages(self, pages) if pages.enabled else None
-        flows = flows or FlowsConfig()
-        self.change_password = apply_override(ChangePassword(self), flows.override_change_password)
-        self.change_email = apply_override(ChangeEmail(self), flows.override_change_email)
-        self.change_email.install()
         if legacy_provider is None and self.settings.legacy_provider_url:
             legacy_provider = HttpLegacyProvider(self.settings.legacy_provider_url)
-        self.legacy_migration: LegacyMigration | None = None
+        legacy_migration = None
         if legacy_provider is not None:
-            self.legacy_migration = apply_override(
-                LegacyMigration(self, legacy_provider), flows.override_legacy_migration
+            legacy_migration = apply_override(
+                LegacyMigration(legacy_provider, public, self.usermetadata),
+                flows.override_legacy_migration,
             )
-            self.legacy_migration.install()
+        self.emailpassword = EmailPasswordRecipe(
+            public,
+            self.email_delivery,
+            self.session,
+            self.background,
+            emailpassword,
+            extend_functions=legacy_migration.extend_functions if legacy_migration else None,
+            extend_apis=legacy_migration.extend_apis if legacy_migration else None,
+        )
+        self.emailverification = EmailVerificationRecipe(
+            public, self.email_delivery, self.session, emailverification
+        )
+        self.flows = self._build_flows(flows, legacy_migration)
+        # The web faces: they translate the flows' statuses into JSON and HTML.
+        self.frontend_api = FrontendApi(
+            self.settings.api_base_path,
+            self.session,
+            self.emailverification,
+            self.flows,
+            public.keys,
+        )
+        pages = pages or PagesConfig()
+        self.pages: Pages | None = None
+        if pages.enabled:
+            services = PageServices(
+                self.settings,
+                self.flows,
+                self.emailpassword,
+                self.emailverification,
+                self.session,
+                public.users,
+            )
+            self.pages = Pages(services, pages)
+
+    def _build_flows(self, config: FlowsConfig, legacy_migration: LegacyMigration | None) -> Flows:
+        attempts = Attempts(self.limiter, self.rate_limits)
+        ep, ev, settings = self.emailpassword, self.emailverification, self.settings
+        reauthentication = apply_override(
+            Reauthentication(ep, attempts), config.override_reauthentication
+        )
+        change_email = apply_override(
+            ChangeEmail(
+                ep,
+                ev,
+                self.session,
+                reauthentication,
+                self.core.public,
+                self.email_delivery,
+                settings,
+            ),
+            config.override_change_email,
+        )
+        change_password = ChangePassword(
+            ep, self.session, reauthentication, self.email_delivery, settings
+        )
+        return Flows(
+            sign_in=apply_override(SignIn(ep, attempts), config.override_sign_in),
+            sign_up=apply_override(SignUp(ep, attempts), config.override_sign_up),
+            password_reset=apply_override(
+                PasswordReset(ep, attempts), config.override_password_reset
+            ),
+            email_verification=apply_override(
+                EmailVerification(ev, attempts, change_email), config.override_email_verification
+            ),
+            reauthentication=reauthentication,
+            change_password=apply_override(change_password, config.override_change_password),
+            change_email=change_email,
+            legacy_migration=legacy_migration,
+        )
 
     async def start(self) -> None:
         """Apply migrations and make sure a signing key exists (once; later calls return)."""
@@ -138,11 +213,6 @@ class Doorkeep:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-    async def _email_verification_claim(
-        self, user_id: str, _recipe_user_id: str, _tenant_id: str, user_context: dict[str, Any]
-    ) -> dict[str, Any]:
-        return {EV_CLAIM: await self.emailverification.claim_value(user_id, user_context)}
 
     # User-level operations that belong to no single recipe.
 

@@ -176,8 +176,11 @@ async def test_flags_follow_the_seed(
 ) -> None:
     _, legacy_url = legacy
     async with Doorkeep(Settings(database_url=database_url, legacy_provider_url=legacy_url)) as dk:
-        assert dk.legacy_migration is not None
-        await dk.legacy_migration.prepare_reset("forgot@example.com", "public", {})
+        migration = dk.flows.legacy_migration
+        assert migration is not None
+        await migration.prepare_reset(
+            dk.emailpassword.functions, "forgot@example.com", "public", {}
+        )
         assert await dk.usermetadata.get_user_metadata("legacy-2") == {
             TEMPORARY_PASSWORD_FLAG: True
         }
@@ -236,3 +239,28 @@ async def test_a_migration_that_fails_part_way_leaves_no_user(
             await dk.emailpassword.sign_in("twin@example.com", "twin password")
         assert await dk.core.public.users.count_users() == 1
         assert await dk.core.public.users.get_users_by_email("public", "twin@example.com") == []
+
+
+def test_username_sign_up_is_refused_for_an_email_the_legacy_provider_knows(
+    database_url: str, legacy: tuple[LegacyProviderServer, str]
+) -> None:
+    """With username login, a sign-up whose optional email the legacy provider knows is
+    refused like a plain one (they should sign in), and creates nothing.
+
+    Before: the migration wrapped `sign_up` but not `sign_up_with_username`, so such a
+    sign-up made a second account for a legacy user."""
+    _, legacy_url = legacy
+    settings = Settings(
+        database_url=database_url, legacy_provider_url=legacy_url, login_identifier="username"
+    )
+    dk = Doorkeep(settings)
+    with serve_in_thread(create_app(dk)) as url, httpx.Client(base_url=url) as client:
+        known = fields(email="olduser", actualEmail="old@example.com", password=NEW_PASSWORD)
+        refused = client.post("/auth/signup", json=known).json()
+        assert refused["status"] == "FIELD_ERROR"
+        assert refused["formFields"][0]["id"] == "actualEmail"
+        assert not exists(client, "olduser") and not exists(client, "old@example.com")
+        fresh = fields(email="newuser", actualEmail="new@example.com", password=NEW_PASSWORD)
+        assert client.post("/auth/signup", json=fresh).json()["status"] == "OK"
+        without_email = fields(email="bare", password=NEW_PASSWORD)
+        assert client.post("/auth/signup", json=without_email).json()["status"] == "OK"

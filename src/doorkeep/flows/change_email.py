@@ -6,26 +6,30 @@ working until then. Without, the change is immediate and the new address starts
 unverified. Either way the change needs a session signed in within
 `change_email_fresh_seconds` or the current password (checklist item 21), the new
 address must be free in every tenant of the user, and outstanding links for the
-old address are retired.
+old address are retired. A verification link for a new address completes the change
+when the email-verification flow verifies it (`complete`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
+from doorkeep.config import Settings
+from doorkeep.core.app import AppCore
 from doorkeep.core.common import FieldError, Status, email_error, normalise_email, now_ms
 from doorkeep.core.context import UserContext
 from doorkeep.core.emailpassword import EmailAlreadyExistsError, WrongCredentialsError
-from doorkeep.core.emailverification import EmailVerified, InvalidVerificationTokenError
+from doorkeep.core.emailverification import EmailVerified
 from doorkeep.core.errors import TooManyAttemptsError
 from doorkeep.core.users import User
-from doorkeep.delivery import EmailUser, NoticeEmail
-from doorkeep.recipes.apis import APIOptions, GeneralError
-
-if TYPE_CHECKING:
-    from doorkeep.app import Doorkeep
-    from doorkeep.recipes.session.request import Session
+from doorkeep.delivery import EmailDelivery, EmailUser, NoticeEmail
+from doorkeep.flows.reauthentication import Reauthentication, ReauthenticationError
+from doorkeep.recipes.apis import GeneralError
+from doorkeep.recipes.emailpassword import EmailPasswordRecipe
+from doorkeep.recipes.emailverification import EmailVerificationRecipe
+from doorkeep.recipes.session import SessionRecipe
+from doorkeep.recipes.session.request import Session
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,6 @@ class EmailChangeNotAllowedError(Status):
     reason: str
 
 
-ReauthenticationError = FieldError | WrongCredentialsError | TooManyAttemptsError
-
 ChangeEmailResult = (
     EmailChanged
     | VerificationSent
@@ -58,8 +60,46 @@ ChangeEmailResult = (
 
 
 class ChangeEmail:
-    def __init__(self, dk: Doorkeep) -> None:
-        self.dk = dk
+    def __init__(
+        self,
+        emailpassword: EmailPasswordRecipe,
+        emailverification: EmailVerificationRecipe,
+        session: SessionRecipe,
+        reauthentication: Reauthentication,
+        core: AppCore,
+        delivery: EmailDelivery,
+        settings: Settings,
+    ) -> None:
+        self.emailpassword = emailpassword
+        self.emailverification = emailverification
+        self.session = session
+        self.reauthentication = reauthentication
+        self.core = core
+        self.delivery = delivery
+        self.settings = settings
+
+    async def change_email_in_session(
+        self,
+        session: Session,
+        new_email: object,
+        *,
+        password: object = None,
+        user_context: UserContext | None = None,
+    ) -> ChangeEmailResult:
+        """`change_email` for the signed-in user of a request; an address changed without
+        verification starts unverified, and the session's claim says so at once."""
+        result = await self.change_email(
+            session.user_id,
+            new_email,
+            tenant_id=session.tenant_id,
+            session_handle=session.handle,
+            password=password,
+            user_context=user_context,
+        )
+        if isinstance(result, EmailChanged) and not self.settings.change_email_verify:
+            ev = self.emailverification
+            await ev.update_session_claim(session, await ev.is_user_verified(session.user_id, {}))
+        return result
 
     async def change_email(
         self,
@@ -78,7 +118,7 @@ class ChangeEmail:
             return FieldError.one("email", message)
         assert isinstance(new_email, str)
         email = normalise_email(new_email)
-        user = await self.dk.emailpassword.functions.get_user_by_id(user_id, ctx)
+        user = await self.emailpassword.functions.get_user_by_id(user_id, ctx)
         current = None if user is None else user.password_login_email
         if user is None or current is None:
             return EmailChangeNotAllowedError("This account does not sign in with an email.")
@@ -88,13 +128,13 @@ class ChangeEmail:
         if refused is not None:
             return refused
         if (
-            not self.dk.settings.change_email_verify
-            or await self.dk.emailverification.functions.is_email_verified(user_id, email, ctx)
+            not self.settings.change_email_verify
+            or await self.emailverification.functions.is_email_verified(user_id, email, ctx)
         ):
             return await self.apply(user, current, email, tenant_id, ctx)
         if await self.is_taken(user, email):
             return EmailAlreadyExistsError()
-        await self.dk.emailverification.send_verification_email(user_id, email, tenant_id, ctx)
+        await self.emailverification.send_verification_email(user_id, email, tenant_id, ctx)
         return VerificationSent()
 
     async def reauthenticate(
@@ -107,23 +147,23 @@ class ChangeEmail:
     ) -> ReauthenticationError | None:
         """None when the session signed in recently or `password` is the current one
         (guesses share change password's budget, so two forms do not guess faster)."""
-        window_ms = self.dk.settings.change_email_fresh_seconds * 1000
+        window_ms = self.settings.change_email_fresh_seconds * 1000
         if session_handle is not None and window_ms > 0:
-            functions = self.dk.session.functions
+            functions = self.session.functions
             record = await functions.get_session_information(session_handle, user_context)
             if record is not None and now_ms() - record.time_created <= window_ms:
                 return None
         if not isinstance(password, str) or not password:
             message = "Please enter your current password to change your email."
             return FieldError.one("password", message)
-        return await self.dk.change_password.confirm_current_password(
+        return await self.reauthentication.confirm_current_password(
             user.id, user.password_login_identifier, password, tenant_id, user_context
         )
 
     async def is_taken(self, user: User, email: str) -> bool:
         """Held by another user in any tenant this user belongs to."""
         for tenant_id in user.tenant_ids:
-            holders = await self.dk.core.public.users.get_users_by_email(tenant_id, email)
+            holders = await self.core.users.get_users_by_email(tenant_id, email)
             if any(holder.id != user.id for holder in holders):
                 return True
         return False
@@ -131,52 +171,40 @@ class ChangeEmail:
     async def apply(
         self, user: User, old_email: str, new_email: str, tenant_id: str, user_context: UserContext
     ) -> EmailChanged | EmailAlreadyExistsError | FieldError:
-        updated = await self.dk.emailpassword.functions.update_email_or_password(
+        updated = await self.emailpassword.functions.update_email_or_password(
             user.id, new_email, None, True, tenant_id, user_context
         )
         if isinstance(updated, EmailAlreadyExistsError | FieldError):
             return updated
         # Links mailed to the old address must not act on the account any more.
-        core = self.dk.core.public
-        await core.emailverification.revoke_tokens(user.id, old_email, tenant_id)
-        await core.passwordreset.revoke_tokens(user.id)
-        if self.dk.settings.notify_email_change:
+        await self.core.emailverification.revoke_tokens(user.id, old_email, tenant_id)
+        await self.core.passwordreset.revoke_tokens(user.id)
+        if self.settings.notify_email_change:
             notice = NoticeEmail(
                 EmailUser(user.id, user.id, old_email),
-                subject=f"Your {self.dk.settings.app_name} email was changed",
+                subject=f"Your {self.settings.app_name} email was changed",
                 message=f"The email of your account was changed to {new_email}.",
                 tenant_id=tenant_id,
             )
-            await self.dk.email_delivery.send_email(notice, user_context)
+            await self.delivery.send_email(notice, user_context)
         return EmailChanged(new_email)
 
-    def install(self) -> None:
-        """Make a verified link for a new address switch the account to it (seed 002's override
-        of verify_email_post), wrapping the API handler so other overrides still apply."""
-        apis = self.dk.emailverification.apis
-        original = apis.verify_email_post
-
-        async def verify_email_post(
-            token: str,
-            session: Session | None,
-            tenant_id: str,
-            api_options: APIOptions,
-            user_context: UserContext,
-        ) -> EmailVerified | InvalidVerificationTokenError | GeneralError:
-            result = await original(token, session, tenant_id, api_options, user_context)
-            if not isinstance(result, EmailVerified):
-                return result
-            user = await self.dk.emailpassword.functions.get_user_by_id(
-                result.user_id, user_context
-            )
-            current = None if user is None else user.password_login_email
-            if user is None or current is None or current == result.email:
-                return result
-            changed = await self.apply(user, current, result.email, tenant_id, user_context)
-            if not isinstance(changed, EmailChanged):
-                return GeneralError("This email is now used by another account.")
-            if session is not None and session.user_id == result.user_id:
-                await self.dk.emailverification.update_session_claim(session, True)
-            return result
-
-        apis.verify_email_post = verify_email_post  # type: ignore[method-assign]
+    async def complete(
+        self,
+        verified: EmailVerified,
+        session: Session | None,
+        tenant_id: str,
+        user_context: UserContext,
+    ) -> EmailVerified | GeneralError:
+        """A verified link for an address that is not the account's: switch the account to
+        it (seed 002's override of verify_email_post, called by the verification flow)."""
+        user = await self.emailpassword.functions.get_user_by_id(verified.user_id, user_context)
+        current = None if user is None else user.password_login_email
+        if user is None or current is None or current == verified.email:
+            return verified
+        changed = await self.apply(user, current, verified.email, tenant_id, user_context)
+        if not isinstance(changed, EmailChanged):
+            return GeneralError("This email is now used by another account.")
+        if session is not None and session.user_id == verified.user_id:
+            await self.emailverification.update_session_claim(session, True)
+        return verified

@@ -1,26 +1,25 @@
 """Change password (seeds 000 and 003), built in.
 
 The seeds' hand-written route: check the current password with the recipe's
-sign-in function (so a sign-in override applies), update the password, revoke
-sessions. Here it is one implementation used by the JSON API, the HTML page and
-the CLI; override any step by subclassing or by replacing a method.
+sign-in function (so a sign-in override applies; see reauthentication.py), update
+the password, revoke sessions. Here it is one implementation used by the JSON API,
+the HTML page and the CLI; override any step by subclassing or by replacing a method.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from doorkeep.config import Settings
 from doorkeep.core.common import FieldError, Status
 from doorkeep.core.context import UserContext
-from doorkeep.core.emailpassword import SignInOk, WrongCredentialsError
+from doorkeep.core.emailpassword import WrongCredentialsError
 from doorkeep.core.errors import TooManyAttemptsError
 from doorkeep.core.users import User
-from doorkeep.delivery import EmailUser, NoticeEmail
-from doorkeep.ratelimit import counter_key
-
-if TYPE_CHECKING:
-    from doorkeep.app import Doorkeep
+from doorkeep.delivery import EmailDelivery, EmailUser, NoticeEmail
+from doorkeep.flows.reauthentication import Reauthentication
+from doorkeep.recipes.emailpassword import EmailPasswordRecipe
+from doorkeep.recipes.session import SessionRecipe
 
 
 @dataclass(frozen=True)
@@ -33,8 +32,19 @@ ChangePasswordResult = PasswordChanged | WrongCredentialsError | FieldError | To
 
 
 class ChangePassword:
-    def __init__(self, dk: Doorkeep) -> None:
-        self.dk = dk
+    def __init__(
+        self,
+        emailpassword: EmailPasswordRecipe,
+        session: SessionRecipe,
+        reauthentication: Reauthentication,
+        delivery: EmailDelivery,
+        settings: Settings,
+    ) -> None:
+        self.emailpassword = emailpassword
+        self.session = session
+        self.reauthentication = reauthentication
+        self.delivery = delivery
+        self.settings = settings
 
     async def change_password(
         self,
@@ -52,13 +62,15 @@ class ChangePassword:
         if problem is not None:
             return problem
         assert isinstance(old_password, str) and isinstance(new_password, str)
-        user = await self.dk.emailpassword.functions.get_user_by_id(user_id, ctx)
+        user = await self.emailpassword.functions.get_user_by_id(user_id, ctx)
         email = None if user is None else user.password_login_identifier
-        refused = await self.confirm_current_password(user_id, email, old_password, tenant_id, ctx)
+        refused = await self.reauthentication.confirm_current_password(
+            user_id, email, old_password, tenant_id, ctx
+        )
         if refused is not None:
             return refused
         assert user is not None and email is not None
-        updated = await self.dk.emailpassword.functions.update_email_or_password(
+        updated = await self.emailpassword.functions.update_email_or_password(
             user_id, None, new_password, True, tenant_id, ctx
         )
         if isinstance(updated, FieldError):
@@ -66,7 +78,7 @@ class ChangePassword:
         if updated.status != "OK":  # the user vanished meanwhile
             return WrongCredentialsError()
         revoked = await self.revoke_sessions(user_id, current_session_handle, ctx)
-        if self.dk.settings.notify_password_change:
+        if self.settings.notify_password_change:
             await self.notify(user, email, tenant_id, ctx)
         return PasswordChanged(tuple(revoked), current_session_handle in revoked)
 
@@ -75,7 +87,7 @@ class ChangePassword:
     ) -> FieldError | None:
         if not isinstance(old_password, str) or not old_password:
             return FieldError.one("oldPassword", "Please enter your current password.")
-        password_field = next(f for f in self.dk.emailpassword.sign_up_fields if f.id == "password")
+        password_field = next(f for f in self.emailpassword.sign_up_fields if f.id == "password")
         assert password_field.validate is not None
         message = await password_field.validate(new_password, tenant_id)
         if message is not None:
@@ -86,51 +98,18 @@ class ChangePassword:
             return FieldError.one("newPassword", "The new password must differ from the old one.")
         return None
 
-    async def confirm_current_password(
-        self,
-        user_id: str,
-        identifier: str | None,
-        password: str,
-        tenant_id: str,
-        user_context: UserContext,
-    ) -> WrongCredentialsError | TooManyAttemptsError | None:
-        """None when `password` is the user's current one. Every form that asks for it
-        (change password, change email) draws on one per-user budget of guesses."""
-        # Counted before the check, so parallel guesses cannot get past the limit.
-        attempts = counter_key("change-password", user_id)
-        wait = await self.dk.limiter.attempt(
-            (attempts, self.dk.rate_limits.change_password_per_user)
-        )
-        if wait is not None:
-            return TooManyAttemptsError(int(wait) + 1)
-        if identifier is None or not await self.check_current_password(
-            identifier, password, tenant_id, user_context
-        ):
-            return WrongCredentialsError()
-        await self.dk.limiter.succeeded(attempts)
-        return None
-
-    async def check_current_password(
-        self, email: str, password: str, tenant_id: str, user_context: UserContext
-    ) -> bool:
-        """The recipe's sign-in function decides, so a sign-in override applies here too."""
-        result = await self.dk.emailpassword.functions.sign_in(
-            email, password, tenant_id, user_context
-        )
-        return isinstance(result, SignInOk)
-
     async def revoke_sessions(
         self, user_id: str, current_handle: str | None, user_context: UserContext
     ) -> list[str]:
-        mode = self.dk.settings.change_password_revoke
+        mode = self.settings.change_password_revoke
         if mode == "none":
             return []
-        session = self.dk.session.functions
-        handles = await session.get_all_session_handles_for_user(user_id, None, user_context)
+        functions = self.session.functions
+        handles = await functions.get_all_session_handles_for_user(user_id, None, user_context)
         if mode == "others":
             handles = [h for h in handles if h != current_handle]
         for handle in handles:
-            await session.revoke_session(handle, user_context)
+            await functions.revoke_session(handle, user_context)
         return handles
 
     async def notify(
@@ -138,8 +117,8 @@ class ChangePassword:
     ) -> None:
         notice = NoticeEmail(
             EmailUser(user.id, user.id, email),
-            subject=f"Your {self.dk.settings.app_name} password was changed",
+            subject=f"Your {self.settings.app_name} password was changed",
             message="The password of your account was just changed.",
             tenant_id=tenant_id,
         )
-        await self.dk.email_delivery.send_email(notice, user_context)
+        await self.delivery.send_email(notice, user_context)

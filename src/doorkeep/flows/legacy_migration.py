@@ -11,6 +11,10 @@ Users move over one at a time, on their first sign-in or password reset:
   legacy password does (and becomes the account's password) while a reset is pending.
 The legacy provider is asked only for users not migrated yet. If it cannot be
 reached, sign-in and reset fail closed with GENERAL_ERROR and create nothing.
+
+The migration is composed where the app is built: `extend_functions` and
+`extend_apis` are given to the emailpassword recipe, which applies them to its own
+implementation before the app's overrides (which then wrap the migrating one).
 """
 
 from __future__ import annotations
@@ -18,25 +22,32 @@ from __future__ import annotations
 import secrets
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 import httpx
 from sqlalchemy.exc import IntegrityError
 
+from doorkeep.background import BackgroundTasks
+from doorkeep.core.app import AppCore
 from doorkeep.core.bulk_import import ImportedUser, insert_users
-from doorkeep.core.common import normalise_email
+from doorkeep.core.common import FieldError, normalise_email
 from doorkeep.core.context import UserContext
 from doorkeep.core.emailpassword import (
     EmailAlreadyExistsError,
     SignInOk,
+    SignUpResult,
     WrongCredentialsError,
 )
 from doorkeep.core.errors import TemporaryFailure
-from doorkeep.core.passwordreset import ResetTokenConsumed
+from doorkeep.core.passwordreset import InvalidResetTokenError, ResetTokenConsumed
 from doorkeep.core.users import User
-
-if TYPE_CHECKING:
-    from doorkeep.app import Doorkeep
+from doorkeep.recipes.apis import APIOptions, GeneralError, OkResult
+from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordRecipe
+from doorkeep.recipes.emailpassword.apis import EmailPasswordApis, PasswordResetNotAllowed
+from doorkeep.recipes.emailpassword.forms import FormField
+from doorkeep.recipes.emailpassword.functions import EmailPasswordFunctions, SignInResult
+from doorkeep.recipes.session import SessionRecipe
+from doorkeep.recipes.usermetadata import UserMetadataRecipe
 
 TEMPORARY_PASSWORD_FLAG = "isUsingTemporaryPassword"
 
@@ -94,77 +105,70 @@ class HttpLegacyProvider:
 
 
 class LegacyMigration:
-    """Wraps the emailpassword functions and API handlers (the seeds' overrides), so
-    other overrides still apply beneath. Override a method to change a step."""
+    """The migration's steps; override a method (FlowsConfig) to change one. The recipe
+    calls them through `MigratingFunctions` and `MigratingApis`."""
 
-    def __init__(self, dk: Doorkeep, provider: LegacyProvider) -> None:
-        self.dk = dk
+    def __init__(
+        self, provider: LegacyProvider, core: AppCore, usermetadata: UserMetadataRecipe
+    ) -> None:
         self.provider = provider
+        self.core = core
+        self.usermetadata = usermetadata
 
-    def install(self) -> None:
-        functions = self.dk.emailpassword.functions
-        apis = self.dk.web.emailpassword
-        original_sign_up, original_sign_in = functions.sign_up, functions.sign_in
-        original_reset_token = apis.generate_password_reset_token_post
-        original_reset = apis.password_reset_post
+    def extend_functions(self, original: EmailPasswordFunctions) -> EmailPasswordFunctions:
+        """For the recipe's `extend_functions`: it hands over its own implementation."""
+        return MigratingFunctions(original.core, self)
 
-        async def sign_up(email: str, password: str, tenant_id: str, ctx: UserContext) -> Any:
-            known_here = await functions.get_user_by_email(email, tenant_id, ctx)
-            if known_here is None and await self.provider.find_user(email) is not None:
-                return EmailAlreadyExistsError()  # step 1: they should sign in instead
-            return await original_sign_up(email, password, tenant_id, ctx)
+    def extend_apis(self, original: EmailPasswordApis) -> EmailPasswordApis:
+        return MigratingApis(original.recipe, original.session_recipe, original.background, self)
 
-        async def sign_in(email: str, password: str, tenant_id: str, ctx: UserContext) -> Any:
-            return await self.sign_in(original_sign_in, email, password, tenant_id, ctx)
-
-        async def reset_token_post(
-            form_fields: Any, tenant_id: str, options: Any, ctx: UserContext
-        ) -> Any:
-            email = next((str(f.value) for f in form_fields if f.id == "email"), "")
-            await self.prepare_reset(email, tenant_id, ctx)
-            return await original_reset_token(form_fields, tenant_id, options, ctx)
-
-        async def reset_post(
-            form_fields: Any, token: str, tenant_id: str, options: Any, ctx: UserContext
-        ) -> Any:
-            result = await original_reset(form_fields, token, tenant_id, options, ctx)
-            if isinstance(result, ResetTokenConsumed):  # step 4: a real password now
-                await self.dk.usermetadata.update_user_metadata(
-                    result.user_id, {TEMPORARY_PASSWORD_FLAG: None}, ctx
-                )
-            return result
-
-        functions.sign_up = sign_up  # type: ignore[method-assign]
-        functions.sign_in = sign_in  # type: ignore[method-assign]
-        apis.generate_password_reset_token_post = reset_token_post  # type: ignore[method-assign]
-        apis.password_reset_post = reset_post  # type: ignore[method-assign]
+    async def refuses_sign_up(
+        self, functions: EmailPasswordFunctions, email: str, tenant_id: str, ctx: UserContext
+    ) -> bool:
+        """Step 1: an email the legacy provider knows signs in instead (it migrates then)."""
+        known_here = await functions.get_user_by_email(email, tenant_id, ctx)
+        return known_here is None and await self.provider.find_user(email) is not None
 
     async def sign_in(
-        self, original: Any, email: str, password: str, tenant_id: str, ctx: UserContext
-    ) -> Any:
-        local = await self.dk.emailpassword.functions.get_user_by_email(email, tenant_id, ctx)
+        self,
+        functions: EmailPasswordFunctions,
+        email: str,
+        password: str,
+        tenant_id: str,
+        ctx: UserContext,
+    ) -> SignInResult | None:
+        """Steps 2 and 5: the result, or None to sign in as usual (with the local password)."""
+        local = await functions.get_user_by_email(email, tenant_id, ctx)
         if local is None:  # step 2: not migrated yet
             legacy = await self.provider.verify_credentials(email, password)
             if legacy is None:
                 return WrongCredentialsError()
             user = await self.migrate(email, password, legacy, tenant_id, ctx)
             return SignInOk(user, user.id)
-        metadata = await self.dk.usermetadata.get_user_metadata(local.id, ctx)
+        metadata = await self.usermetadata.get_user_metadata(local.id, ctx)
         if metadata.get(TEMPORARY_PASSWORD_FLAG):  # step 5: a reset is pending
             legacy = await self.provider.verify_credentials(email, password)
             if legacy is None:
                 return WrongCredentialsError()  # the temporary password never signs in
-            await self.dk.core.public.emailpassword.update_email_or_password(
+            await self.core.emailpassword.update_email_or_password(
                 local.id, password=password, apply_password_policy=False
             )
-            await self.dk.usermetadata.update_user_metadata(
+            await self.usermetadata.update_user_metadata(
                 local.id, {TEMPORARY_PASSWORD_FLAG: None}, ctx
             )
-        return await original(email, password, tenant_id, ctx)
+        return None
 
-    async def prepare_reset(self, email: str, tenant_id: str, ctx: UserContext) -> None:
+    async def reset_completed(self, result: ResetTokenConsumed, ctx: UserContext) -> None:
+        """Step 4: a real password now."""
+        await self.usermetadata.update_user_metadata(
+            result.user_id, {TEMPORARY_PASSWORD_FLAG: None}, ctx
+        )
+
+    async def prepare_reset(
+        self, functions: EmailPasswordFunctions, email: str, tenant_id: str, ctx: UserContext
+    ) -> None:
         """Step 3: an unmigrated user who forgot their password gets an account to reset."""
-        if await self.dk.emailpassword.functions.get_user_by_email(email, tenant_id, ctx):
+        if await functions.get_user_by_email(email, tenant_id, ctx):
             return
         legacy = await self.provider.find_user(email)
         if legacy is not None:
@@ -184,7 +188,7 @@ class LegacyMigration:
     ) -> User:
         """Create the user with the legacy ID mapped, verification carried and (for a
         reset) the temporary-password flag — in one transaction: all or nothing."""
-        core = self.dk.core.public
+        core = self.core
         # The legacy provider accepted this password; import it as it is (its policy ruled).
         stored = await core.ctx.hasher.hash(password)
         user = ImportedUser(
@@ -206,3 +210,84 @@ class LegacyMigration:
 
     def temporary_password(self) -> str:
         return secrets.token_urlsafe(32)
+
+
+class MigratingFunctions(EmailPasswordFunctions):
+    """The recipe's functions with the migration's steps (its `extend_functions`)."""
+
+    def __init__(self, core: AppCore, migration: LegacyMigration) -> None:
+        super().__init__(core)
+        self.migration = migration
+
+    async def sign_up(
+        self, email: str, password: str, tenant_id: str, user_context: UserContext
+    ) -> SignUpResult:
+        if await self.migration.refuses_sign_up(self, email, tenant_id, user_context):
+            return EmailAlreadyExistsError()
+        return await super().sign_up(email, password, tenant_id, user_context)
+
+    async def sign_up_with_username(
+        self,
+        username: str,
+        email: str | None,
+        password: str,
+        tenant_id: str,
+        user_context: UserContext,
+    ) -> SignUpResult:
+        if email is not None and await self.migration.refuses_sign_up(
+            self, email, tenant_id, user_context
+        ):
+            return EmailAlreadyExistsError()
+        return await super().sign_up_with_username(
+            username, email, password, tenant_id, user_context
+        )
+
+    async def sign_in(
+        self, email: str, password: str, tenant_id: str, user_context: UserContext
+    ) -> SignInResult:
+        migrated = await self.migration.sign_in(self, email, password, tenant_id, user_context)
+        if migrated is not None:
+            return migrated
+        return await super().sign_in(email, password, tenant_id, user_context)
+
+
+class MigratingApis(EmailPasswordApis):
+    """The recipe's API handlers with the migration's reset steps (its `extend_apis`)."""
+
+    def __init__(
+        self,
+        recipe: EmailPasswordRecipe,
+        session_recipe: SessionRecipe,
+        background: BackgroundTasks,
+        migration: LegacyMigration,
+    ) -> None:
+        super().__init__(recipe, session_recipe, background)
+        self.migration = migration
+
+    async def generate_password_reset_token_post(
+        self,
+        form_fields: list[FormField],
+        tenant_id: str,
+        api_options: APIOptions[EmailPasswordConfig],
+        user_context: UserContext,
+    ) -> OkResult | PasswordResetNotAllowed | GeneralError:
+        email = next((str(f.value) for f in form_fields if f.id == "email"), "")
+        await self.migration.prepare_reset(self.recipe.functions, email, tenant_id, user_context)
+        return await super().generate_password_reset_token_post(
+            form_fields, tenant_id, api_options, user_context
+        )
+
+    async def password_reset_post(
+        self,
+        form_fields: list[FormField],
+        token: str,
+        tenant_id: str,
+        api_options: APIOptions[EmailPasswordConfig],
+        user_context: UserContext,
+    ) -> ResetTokenConsumed | InvalidResetTokenError | FieldError | GeneralError:
+        result = await super().password_reset_post(
+            form_fields, token, tenant_id, api_options, user_context
+        )
+        if isinstance(result, ResetTokenConsumed):
+            await self.migration.reset_completed(result, user_context)
+        return result

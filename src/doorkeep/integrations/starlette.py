@@ -23,8 +23,8 @@ from doorkeep.recipes.session.request import (
     MUTATIONS_KEY,
     Session,
     SessionError,
+    clear_tokens,
     get_session,
-    mutations_of,
 )
 from doorkeep.recipes.session.transport import ResponseMutations
 from doorkeep.storage.database import is_unavailable
@@ -101,8 +101,8 @@ class DoorkeepMiddleware:
         dk = self.dk
         if dk.pages is not None and dk.pages.handles(path):
             return dk.pages
-        if dk.web.handles(path):
-            return dk.web
+        if dk.frontend_api.handles(path):
+            return dk.frontend_api
         return self.app
 
     def _allowed_origin(self, scope: Scope) -> str | None:
@@ -149,13 +149,7 @@ def doorkeep_of(conn: HTTPConnection) -> Doorkeep:
 def session_error_response(conn: HTTPConnection, error: SessionError) -> Response:
     """The 401/403 the frontend SDK expects; clears tokens when the session is gone."""
     if error.clear_tokens:
-        dk = doorkeep_of(conn)
-        mode = (
-            "cookie"
-            if conn.cookies.get("sAccessToken") or conn.cookies.get("sRefreshToken")
-            else "header"
-        )
-        dk.web.transport.clear(mutations_of(conn), mode)
+        clear_tokens(doorkeep_of(conn).session, conn)
     return JSONResponse(error.body, status_code=error.status_code)
 
 
@@ -180,7 +174,7 @@ async def session_of(
     makes this the cheapest way to protect a FastAPI route.
     """
     return await get_session(
-        doorkeep_of(conn),
+        doorkeep_of(conn).session,
         conn,
         session_required=session_required,
         check_database=check_database,

@@ -1,27 +1,31 @@
-"""What every recipe's API handlers share: the options they receive and common results."""
+"""What every recipe's API handlers share: the options they receive and common results.
+
+A handler object is built with the recipes and services it uses; per request it gets
+only `APIOptions`: the request, what the response will carry, and its recipe's config.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from starlette.requests import Request
 
 from doorkeep.core.common import Status
 
 if TYPE_CHECKING:
-    from doorkeep.app import Doorkeep
     from doorkeep.recipes.session.transport import ResponseMutations
+
+ConfigT = TypeVar("ConfigT")
 
 
 @dataclass
-class APIOptions:
-    """Given to every API handler: the request, what the response will carry, and doorkeep."""
+class APIOptions(Generic[ConfigT]):
+    """Given to every API handler: the request, what the response will carry, the config."""
 
     request: Request
     response: ResponseMutations
-    dk: Doorkeep
-    config: Any  # the recipe's config object
+    config: ConfigT  # the recipe's config object
 
 
 @dataclass(frozen=True)

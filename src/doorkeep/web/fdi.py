@@ -1,44 +1,32 @@
 """The frontend API (SuperTokens' FDI) under `api_base_path`, with an optional tenant prefix.
 
-Routes are thin: parse, validate the form, call the recipe's (overridable) API
-handler, turn its result into the wire JSON. Shape errors are 400 with a JSON
-`message`; field problems are `FIELD_ERROR`; session problems are 401/403.
+Routes are thin: read the request's shape, call the flow (or, where there is no flow,
+the recipe's overridable API handler), turn its status into the wire JSON. Shape
+errors are 400 with a JSON `message`; field problems are `FIELD_ERROR`; session
+problems are 401/403; too many attempts are 429 with Retry-After.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
-from doorkeep.core.common import FieldError, Status
 from doorkeep.core.emailverification import EmailVerified
-from doorkeep.core.errors import BadRequest, TemporaryFailure
-from doorkeep.flows.change_email import EmailChanged
+from doorkeep.core.errors import BadRequest, TemporaryFailure, TooManyAttemptsError
+from doorkeep.core.keys import KeyService
+from doorkeep.flows import Flows
 from doorkeep.flows.change_password import PasswordChanged
-from doorkeep.ratelimit import Limit, RateLimitConfig, counter_key
-from doorkeep.recipes.apis import APIOptions
-from doorkeep.recipes.base import apply_override
-from doorkeep.recipes.emailpassword.apis import (
-    EmailExistsOk,
-    EmailPasswordApis,
-    SignInPostOk,
-    SignUpPostOk,
-)
-from doorkeep.recipes.emailpassword.forms import (
-    parse_form_fields,
-    sign_in_fields,
-    validate_form_fields,
-)
-from doorkeep.recipes.session.apis import SessionApis
-from doorkeep.recipes.session.request import Session, SessionError, get_session, mutations_of
-from doorkeep.recipes.session.transport import TokenTransport, anti_csrf_mode
+from doorkeep.recipes.emailpassword.apis import EmailExistsOk, SignInPostOk, SignUpPostOk
+from doorkeep.recipes.emailpassword.forms import parse_form_fields
+from doorkeep.recipes.emailverification import EmailVerificationRecipe
+from doorkeep.recipes.session import SessionRecipe
+from doorkeep.recipes.session.request import SessionError, api_options, get_session, mutations_of
 from doorkeep.web.http import (
-    client_ip,
     json_not_found,
     password_change_input,
     read_json,
@@ -48,9 +36,6 @@ from doorkeep.web.http import (
     user_json,
 )
 
-if TYPE_CHECKING:
-    from doorkeep.app import Doorkeep
-
 log = logging.getLogger("doorkeep.fdi")
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -58,15 +43,19 @@ Handler = Callable[[Request], Awaitable[Response]]
 class FrontendApi:
     """The FDI routes of one Doorkeep instance; an ASGI app for paths under api_base_path."""
 
-    def __init__(self, dk: Doorkeep) -> None:
-        self.dk = dk
-        self.transport = TokenTransport(dk.settings)
-        self.anti_csrf = anti_csrf_mode(dk.settings)
-        self.base_path = dk.settings.api_base_path.rstrip("/")
-        ep_config = dk.emailpassword.config
-        self.emailpassword = apply_override(EmailPasswordApis(), ep_config.override_apis)
-        self.session = apply_override(SessionApis(), dk.session.config.override_apis)
-        self.emailverification = dk.emailverification.apis
+    def __init__(
+        self,
+        api_base_path: str,
+        session: SessionRecipe,
+        emailverification: EmailVerificationRecipe,
+        flows: Flows,
+        keys: KeyService,
+    ) -> None:
+        self.base_path = api_base_path.rstrip("/")
+        self.session = session
+        self.emailverification = emailverification
+        self.flows = flows
+        self.keys = keys
         routes: list[Route] = [
             Route("/session/refresh", self._wrap(self.refresh), methods=["POST"]),
             Route("/signout", self._wrap(self.sign_out), methods=["POST"]),
@@ -113,90 +102,26 @@ class FrontendApi:
         inner["path"] = scope["path"][len(self.base_path) :] or "/"
         await self.router(inner, receive, send)
 
-    @property
-    def limits(self) -> RateLimitConfig:
-        return self.dk.rate_limits
-
-    async def _limited(self, *checks: tuple[str, Limit]) -> Response | None:
-        """Count this attempt; a 429 with Retry-After if any limit is exceeded."""
-        wait = await self.dk.limiter.attempt(*checks)
-        if wait is None:
-            return None
-        return too_many_attempts(int(wait) + 1)
-
-    # The limits of each route, shared with the HTML pages so both faces count alike.
-
-    def sign_up_checks(self, ip: str) -> tuple[tuple[str, Limit], ...]:
-        return ((counter_key("sign-up-ip", ip), self.limits.sign_up_per_ip),)
-
-    def sign_in_checks(
-        self, tenant_id: str, account: object, ip: str
-    ) -> tuple[tuple[str, Limit], ...]:
-        """Per IP, per account+IP, per account; a success resets all but the first."""
-        account = str(account).strip().lower()
-        return (
-            (counter_key("sign-in-ip", ip), self.limits.sign_in_per_ip),
-            (
-                counter_key("sign-in-account-ip", tenant_id, account, ip),
-                self.limits.sign_in_per_account_ip,
-            ),
-            (counter_key("sign-in-account", tenant_id, account), self.limits.sign_in_per_account),
-        )
-
-    def reset_checks(
-        self, tenant_id: str, account: object, ip: str
-    ) -> tuple[tuple[str, Limit], ...]:
-        account = str(account).strip().lower()
-        return (
-            (counter_key("reset-ip", ip), self.limits.reset_per_ip),
-            (counter_key("reset-account", tenant_id, account), self.limits.reset_per_account),
-        )
-
-    def verification_email_checks(self, user_id: str) -> tuple[tuple[str, Limit], ...]:
-        return (
-            (counter_key("verification-email", user_id), self.limits.verification_email_per_user),
-        )
-
-    def options(self, request: Request, config: Any) -> APIOptions:
-        return APIOptions(request, mutations_of(request), self.dk, config)
-
     # -- routes ------------------------------------------------------------------------------
 
     async def sign_up(self, request: Request) -> Response:
         tenant_id = tenant_of(request)
-        config = self.dk.emailpassword.config
         fields = parse_form_fields(await read_json(request))
-        if blocked := await self._limited(*self.sign_up_checks(client_ip(request))):
-            return blocked
-        validated = await validate_form_fields(
-            self.dk.emailpassword.sign_up_fields, fields, tenant_id
-        )
-        if isinstance(validated, FieldError):
-            return status_json(validated)
-        result = await self.emailpassword.sign_up_post(
-            validated, tenant_id, self.options(request, config), {}
-        )
+        result = await self.flows.sign_up.sign_up(request, fields, tenant_id)
         if isinstance(result, SignUpPostOk):
             return JSONResponse({"status": "OK", "user": user_json(result.user, request)})
+        if isinstance(result, TooManyAttemptsError):
+            return too_many_attempts(result.retry_after)
         return status_json(result)
 
     async def sign_in(self, request: Request) -> Response:
         tenant_id = tenant_of(request)
-        config = self.dk.emailpassword.config
         fields = parse_form_fields(await read_json(request))
-        form = sign_in_fields(self.dk.emailpassword.identifier_field)
-        validated = await validate_form_fields(form, fields, tenant_id)
-        if isinstance(validated, FieldError):
-            return status_json(validated)
-        checks = self.sign_in_checks(tenant_id, validated[0].value, client_ip(request))
-        if blocked := await self._limited(*checks):
-            return blocked
-        result = await self.emailpassword.sign_in_post(
-            validated, tenant_id, self.options(request, config), {}
-        )
+        result = await self.flows.sign_in.sign_in(request, fields, tenant_id)
         if isinstance(result, SignInPostOk):
-            await self.dk.limiter.succeeded(*(key for key, _ in checks[1:]))
             return JSONResponse({"status": "OK", "user": user_json(result.user, request)})
+        if isinstance(result, TooManyAttemptsError):
+            return too_many_attempts(result.retry_after)
         return status_json(result)
 
     async def email_exists(self, request: Request) -> Response:
@@ -204,32 +129,18 @@ class FrontendApi:
         email = request.query_params.get("email")
         if not email:
             raise BadRequest("Please provide the email as a GET param")
-        ip = client_ip(request)
-        if blocked := await self._limited(
-            (counter_key("email-exists-ip", ip), self.limits.email_exists_per_ip)
-        ):
-            return blocked
-        result = await self.emailpassword.email_exists_get(
-            email.strip(), tenant_id, self.options(request, self.dk.emailpassword.config), {}
-        )
+        result = await self.flows.sign_up.email_exists(request, email, tenant_id)
+        if isinstance(result, TooManyAttemptsError):
+            return too_many_attempts(result.retry_after)
         assert isinstance(result, EmailExistsOk)
         return JSONResponse({"status": "OK", "exists": result.exists})
 
     async def reset_token(self, request: Request) -> Response:
         tenant_id = tenant_of(request)
-        config = self.dk.emailpassword.config
         fields = parse_form_fields(await read_json(request))
-        validated = await validate_form_fields(
-            [self.dk.emailpassword.identifier_field], fields, tenant_id
-        )
-        if isinstance(validated, FieldError):
-            return status_json(validated)
-        checks = self.reset_checks(tenant_id, validated[0].value, client_ip(request))
-        if blocked := await self._limited(*checks):
-            return blocked
-        result = await self.emailpassword.generate_password_reset_token_post(
-            validated, tenant_id, self.options(request, config), {}
-        )
+        result = await self.flows.password_reset.request_link(request, fields, tenant_id)
+        if isinstance(result, TooManyAttemptsError):
+            return too_many_attempts(result.retry_after)
         return status_json(result)
 
     async def reset_password(self, request: Request) -> Response:
@@ -241,23 +152,15 @@ class FrontendApi:
             raise BadRequest("Please provide the password reset token")
         if body.get("method", "token") != "token":
             raise BadRequest("Unsupported method: only 'token' is supported")
-        password_field = next(f for f in self.dk.emailpassword.sign_up_fields if f.id == "password")
-        validated = await validate_form_fields([password_field], fields, tenant_id)
-        if isinstance(validated, FieldError):
-            return status_json(validated)
-        result = await self.emailpassword.password_reset_post(
-            validated, token, tenant_id, self.options(request, self.dk.emailpassword.config), {}
-        )
+        result = await self.flows.password_reset.reset_password(request, fields, token, tenant_id)
         return status_json(result)
 
     async def verify_token(self, request: Request) -> Response:
-        session = await get_session(self.dk, request, require_verified_email=False)
+        session = await get_session(self.session, request, require_verified_email=False)
         assert session is not None
-        if blocked := await self._limited(*self.verification_email_checks(session.user_id)):
-            return blocked
-        result = await self.emailverification.generate_email_verify_token_post(
-            session, self.options(request, self.dk.emailverification.config), {}
-        )
+        result = await self.flows.email_verification.send_link(request, session)
+        if isinstance(result, TooManyAttemptsError):
+            return too_many_attempts(result.retry_after)
         return status_json(result)
 
     async def verify_email(self, request: Request) -> Response:
@@ -271,11 +174,9 @@ class FrontendApi:
         if body.get("method", "token") != "token":
             raise BadRequest("Unsupported method: only 'token' is supported")
         session = await get_session(
-            self.dk, request, session_required=False, require_verified_email=False
+            self.session, request, session_required=False, require_verified_email=False
         )
-        result = await self.emailverification.verify_email_post(
-            token, session, tenant_id, self.options(request, self.dk.emailverification.config), {}
-        )
+        result = await self.flows.email_verification.verify(request, token, session, tenant_id)
         if isinstance(result, EmailVerified):
             return JSONResponse(
                 {"status": "OK", "user": {"recipeUserId": result.user_id, "email": result.email}}
@@ -283,20 +184,19 @@ class FrontendApi:
         return status_json(result)
 
     async def is_email_verified(self, request: Request) -> Response:
-        session = await get_session(self.dk, request, require_verified_email=False)
+        session = await get_session(self.session, request, require_verified_email=False)
         assert session is not None
-        result = await self.emailverification.is_email_verified_get(
-            session, self.options(request, self.dk.emailverification.config), {}
-        )
+        ev = self.emailverification
+        result = await ev.apis.is_email_verified_get(session, api_options(request, ev.config), {})
         return JSONResponse({"status": "OK", "isVerified": result.is_verified})
 
     async def change_password(self, request: Request) -> Response:
         """JSON {oldPassword, newPassword} or a form {current_password, new_password,
         confirm_new_password}; session required."""
-        session = await get_session(self.dk, request, require_verified_email=False)
+        session = await get_session(self.session, request, require_verified_email=False)
         assert session is not None
         old, new, confirm = await password_change_input(request)
-        result = await self.dk.change_password.change_password(
+        result = await self.flows.change_password.change_password(
             session.user_id,
             old,
             new,
@@ -306,49 +206,37 @@ class FrontendApi:
         )
         if isinstance(result, PasswordChanged):
             if result.current_session_revoked:
-                self.transport.clear(mutations_of(request), session.mode)
+                self.session.transport.clear(mutations_of(request), session.mode)
             return JSONResponse({"status": "OK"})
         return status_json(result)
 
     async def change_email(self, request: Request) -> Response:
-        session = await get_session(self.dk, request, require_verified_email=False)
+        session = await get_session(self.session, request, require_verified_email=False)
         assert session is not None
         body = await read_json(request)
         if not isinstance(body, dict) or "email" not in body:
             raise BadRequest('Please provide the new email as {"email": ...}')
-        result = await self.dk.change_email.change_email(
-            session.user_id,
-            body["email"],
-            tenant_id=session.tenant_id,
-            session_handle=session.handle,
-            password=body.get("password"),
+        result = await self.flows.change_email.change_email_in_session(
+            session, body["email"], password=body.get("password")
         )
-        await self.after_email_change(session, result)
         return status_json(result)
 
-    async def after_email_change(self, session: Session, result: Status) -> None:
-        """An address changed without verification starts unverified: the session must
-        stop claiming otherwise."""
-        if isinstance(result, EmailChanged) and not self.dk.settings.change_email_verify:
-            ev = self.dk.emailverification
-            await ev.update_session_claim(session, await ev.is_user_verified(session.user_id, {}))
-
     async def refresh(self, request: Request) -> Response:
-        await self.session.refresh_post(self.options(request, self.dk.session.config), {})
+        await self.session.apis.refresh_post(api_options(request, self.session.config), {})
         return JSONResponse({})
 
     async def sign_out(self, request: Request) -> Response:
         session = await get_session(
-            self.dk, request, session_required=False, require_verified_email=False
+            self.session, request, session_required=False, require_verified_email=False
         )
-        await self.session.signout_post(session, self.options(request, self.dk.session.config), {})
+        options = api_options(request, self.session.config)
+        await self.session.apis.signout_post(session, options, {})
         return JSONResponse({"status": "OK"})
 
     async def jwks(self, _request: Request) -> Response:
-        keys = self.dk.core.public.keys
-        body = await keys.jwks()
+        body = await self.keys.jwks()
         return JSONResponse(
-            body, headers={"cache-control": f"max-age={keys.jwks_max_age()}, must-revalidate"}
+            body, headers={"cache-control": f"max-age={self.keys.jwks_max_age()}, must-revalidate"}
         )
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -367,7 +255,7 @@ class FrontendApi:
             except SessionError as exc:
                 if exc.clear_tokens:
                     mode = "cookie" if request.cookies else "header"
-                    self.transport.clear(mutations_of(request), mode)
+                    self.session.transport.clear(mutations_of(request), mode)
                 response = JSONResponse(exc.body, status_code=exc.status_code)
             return response
 

@@ -109,10 +109,6 @@ def fdi_major(request: Request) -> int:
     return max(majors, default=4)
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def tenant_of(request: Request) -> str:
     tenant_id = request.path_params.get("tenant_id", PUBLIC)
     if not _TENANT_RE.match(tenant_id):

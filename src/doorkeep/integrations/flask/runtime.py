@@ -95,7 +95,7 @@ class ProcessRuntime:
     def serves(self, path: str) -> bool:
         """Is `path` one of doorkeep's own routes (the frontend API or a page)?"""
         dk = self.dk
-        return (dk.pages is not None and dk.pages.handles(path)) or dk.web.handles(path)
+        return (dk.pages is not None and dk.pages.handles(path)) or dk.frontend_api.handles(path)
 
     def close(self) -> None:
         """Close doorkeep (drain queued emails, release connections) and stop the loop."""

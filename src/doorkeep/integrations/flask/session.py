@@ -197,7 +197,7 @@ async def _verified(
     claim_validators: Sequence[ClaimValidator],
 ) -> Session | None:
     session = await get_session(
-        dk,
+        dk.session,
         conn,
         session_required=session_required,
         check_database=check_database,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from doorkeep.background import BackgroundTasks
 from doorkeep.core.app import AppCore
 from doorkeep.core.common import PUBLIC, email_error
 from doorkeep.core.context import UserContext
@@ -29,6 +30,7 @@ from doorkeep.recipes.emailpassword.functions import (
     SignUpResult,
     UpdateResult,
 )
+from doorkeep.recipes.session import SessionRecipe
 
 __all__ = [
     "EmailPasswordApis",
@@ -53,13 +55,25 @@ class EmailPasswordRecipe:
     """Call these from application code; they go through the (possibly overridden) functions."""
 
     def __init__(
-        self, core: AppCore, delivery: EmailDelivery, config: EmailPasswordConfig | None = None
+        self,
+        core: AppCore,
+        delivery: EmailDelivery,
+        session: SessionRecipe,
+        background: BackgroundTasks,
+        config: EmailPasswordConfig | None = None,
+        *,
+        extend_functions: Override[EmailPasswordFunctions] | None = None,
+        extend_apis: Override[EmailPasswordApis] | None = None,
     ) -> None:
+        """`extend_functions` / `extend_apis`: built-in features that change steps of the
+        recipe (legacy migration). They receive the recipe's own implementation, before
+        the config's overrides, which then wrap them as they would the original."""
         self.core = core
         self.delivery = delivery
         self.config = config or EmailPasswordConfig()
         self.functions = apply_override(
-            EmailPasswordFunctions(core), self.config.override_functions
+            apply_override(EmailPasswordFunctions(core), extend_functions),
+            self.config.override_functions,
         )
         self.username_login = core.ctx.settings.login_identifier == "username"
         self.sign_up_fields = _sign_up_fields(self.config.sign_up_form_fields, core)
@@ -70,6 +84,8 @@ class EmailPasswordRecipe:
             if self.username_login
             else email_field
         )
+        apis = EmailPasswordApis(self, session, background)
+        self.apis = apply_override(apply_override(apis, extend_apis), self.config.override_apis)
 
     async def sign_up(
         self,

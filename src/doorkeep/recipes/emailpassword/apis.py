@@ -20,7 +20,10 @@ from doorkeep.recipes.emailpassword.forms import FormField
 from doorkeep.recipes.session.request import Session, attach_new_session
 
 if TYPE_CHECKING:
+    from doorkeep.background import BackgroundTasks
     from doorkeep.core.emailpassword import WrongCredentialsError
+    from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordRecipe
+    from doorkeep.recipes.session import SessionRecipe
 
 EMAIL_EXISTS_MESSAGE = "This email already exists. Please sign in instead."
 USERNAME_EXISTS_MESSAGE = "This username already exists. Please sign in instead."
@@ -58,19 +61,32 @@ def field_value(form_fields: list[FormField], field_id: str) -> str:
 
 
 class EmailPasswordApis:
-    """Replace any method (see doorkeep.recipes.base) to change what an endpoint does."""
+    """Replace any method (see doorkeep.recipes.base) to change what an endpoint does.
+
+    Built with what the handlers use: the recipe (its overridable functions, forms and
+    emails), the session recipe (a sign-in's new session) and the background tasks
+    (the reset email, sent after the answer)."""
+
+    def __init__(
+        self,
+        recipe: EmailPasswordRecipe,
+        session_recipe: SessionRecipe,
+        background: BackgroundTasks,
+    ) -> None:
+        self.recipe = recipe
+        self.session_recipe = session_recipe
+        self.background = background
 
     async def sign_up_post(
         self,
         form_fields: list[FormField],
         tenant_id: str,
-        api_options: APIOptions,
+        api_options: APIOptions[EmailPasswordConfig],
         user_context: UserContext,
     ) -> SignUpPostOk | FieldError | GeneralError:
-        dk = api_options.dk
         email, password = field_value(form_fields, "email"), field_value(form_fields, "password")
-        functions = dk.emailpassword.functions
-        if dk.emailpassword.username_login:
+        functions = self.recipe.functions
+        if self.recipe.username_login:
             actual_email = next((str(f.value) for f in form_fields if f.id == "actualEmail"), None)
             result = await functions.sign_up_with_username(
                 email, actual_email or None, password, tenant_id, user_context
@@ -80,7 +96,7 @@ class EmailPasswordApis:
         if isinstance(result, UsernameAlreadyExistsError):
             return FieldError.one("email", USERNAME_EXISTS_MESSAGE)
         if isinstance(result, EmailAlreadyExistsError):
-            if dk.emailpassword.username_login:
+            if self.recipe.username_login:
                 return FieldError.one("actualEmail", ACTUAL_EMAIL_EXISTS_MESSAGE)
             return FieldError.one("email", EMAIL_EXISTS_MESSAGE)
         if isinstance(result, UnknownTenantError):
@@ -96,12 +112,11 @@ class EmailPasswordApis:
         self,
         form_fields: list[FormField],
         tenant_id: str,
-        api_options: APIOptions,
+        api_options: APIOptions[EmailPasswordConfig],
         user_context: UserContext,
     ) -> SignInPostOk | WrongCredentialsError | GeneralError:
-        dk = api_options.dk
         email, password = field_value(form_fields, "email"), field_value(form_fields, "password")
-        result = await dk.emailpassword.functions.sign_in(email, password, tenant_id, user_context)
+        result = await self.recipe.functions.sign_in(email, password, tenant_id, user_context)
         if not isinstance(result, SignInOk):
             return result
         session = await self._new_session(
@@ -113,7 +128,7 @@ class EmailPasswordApis:
         self,
         form_fields: list[FormField],
         tenant_id: str,
-        api_options: APIOptions,
+        api_options: APIOptions[EmailPasswordConfig],
         user_context: UserContext,
     ) -> OkResult | PasswordResetNotAllowed | GeneralError:
         """Email a reset link if the account exists; answer OK either way, at once.
@@ -121,7 +136,7 @@ class EmailPasswordApis:
         The lookup and the email happen after the answer, so neither the body nor
         the timing of the response tells whether the account exists.
         """
-        recipe = api_options.dk.emailpassword
+        recipe = self.recipe
         email = field_value(form_fields, "email")
         if recipe.username_login:
             # Seed 004: a username without an email is told to contact support. (A
@@ -135,7 +150,7 @@ class EmailPasswordApis:
             if user is not None and user.password_login_email is not None:
                 await recipe.send_reset_password_email(user, tenant_id, user_context)
 
-        api_options.dk.background.spawn(send_if_known(), name="password reset email")
+        self.background.spawn(send_if_known(), name="password reset email")
         return OkResult()
 
     async def password_reset_post(
@@ -143,48 +158,49 @@ class EmailPasswordApis:
         form_fields: list[FormField],
         token: str,
         tenant_id: str,
-        api_options: APIOptions,
+        api_options: APIOptions[EmailPasswordConfig],
         user_context: UserContext,
     ) -> ResetTokenConsumed | InvalidResetTokenError | FieldError | GeneralError:
-        dk = api_options.dk
         new_password = field_value(form_fields, "password")
-        result = await dk.emailpassword.functions.reset_password_using_token(
+        result = await self.recipe.functions.reset_password_using_token(
             token, new_password, tenant_id, user_context
         )
         if isinstance(result, ResetTokenConsumed):
             # The link proves the mailbox: the address counts as verified from now on.
-            await dk.core.public.emailverification.mark_verified(result.user_id, result.email)
-            if dk.emailpassword.config.revoke_sessions_on_password_reset:
-                await dk.session.functions.revoke_all_sessions_for_user(
+            await self.recipe.core.emailverification.mark_verified(result.user_id, result.email)
+            if self.recipe.config.revoke_sessions_on_password_reset:
+                await self.session_recipe.functions.revoke_all_sessions_for_user(
                     result.user_id, None, user_context
                 )
         return result
 
     async def email_exists_get(
-        self, email: str, tenant_id: str, api_options: APIOptions, user_context: UserContext
+        self,
+        email: str,
+        tenant_id: str,
+        api_options: APIOptions[EmailPasswordConfig],
+        user_context: UserContext,
     ) -> EmailExistsOk:
-        user = await api_options.dk.emailpassword.functions.get_user_by_identifier(
-            email, tenant_id, user_context
-        )
+        user = await self.recipe.functions.get_user_by_identifier(email, tenant_id, user_context)
         return EmailExistsOk(user is not None)
 
-    @staticmethod
     async def _new_session(
-        api_options: APIOptions,
+        self,
+        api_options: APIOptions[EmailPasswordConfig],
         user_id: str,
         recipe_user_id: str,
         tenant_id: str,
         user_context: UserContext,
     ) -> Session:
         """A fresh session for this sign-in (never a pre-existing token: no fixation)."""
-        dk = api_options.dk
-        new = await dk.session.functions.create_new_session(
+        sessions = self.session_recipe
+        new = await sessions.functions.create_new_session(
             user_id,
             recipe_user_id,
             None,
             None,
-            dk.web.anti_csrf != "VIA_TOKEN",
+            sessions.anti_csrf != "VIA_TOKEN",
             tenant_id,
             user_context,
         )
-        return attach_new_session(dk, api_options.request, new)
+        return attach_new_session(sessions, api_options.request, new)

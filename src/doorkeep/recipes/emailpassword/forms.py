@@ -113,3 +113,18 @@ async def validate_form_fields(
     if errors:
         return FieldError(tuple(errors))
     return [by_id[f.id] for f in config if f.id in by_id]
+
+
+PASSWORDS_DIFFER = "Passwords do not match."
+
+
+def with_confirmation(
+    validated: list[FormField] | FieldError, received: Sequence[FormField], confirmation: object
+) -> list[FormField] | FieldError:
+    """Add a repeated password that differs from `password` (a FieldError on
+    `confirmPassword`) to the other problems; `confirmation` None: the form has none."""
+    password = next((f.value for f in received if f.id == "password"), None)
+    if confirmation is None or confirmation == password:
+        return validated
+    errors = validated.fields if isinstance(validated, FieldError) else ()
+    return FieldError((*errors, ("confirmPassword", PASSWORDS_DIFFER)))

@@ -2,14 +2,15 @@
 
 Mode REQUIRED makes `verify_session()` refuse (403, claim `st-ev`) sessions of
 users whose email is not verified; OPTIONAL only records the state in the
-session. The claim value is `{"v": bool, "t": ms}` in the access token.
+session. The claim value is `{"v": bool, "t": ms}` in the access token; the recipe
+registers it with the session recipe (claim.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from doorkeep.core.app import AppCore
@@ -24,10 +25,10 @@ from doorkeep.delivery import EmailDelivery, EmailUser, EmailVerificationEmail
 from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.base import context as _ctx
 from doorkeep.recipes.emailverification.apis import EmailVerificationApis
+from doorkeep.recipes.emailverification.claim import CLAIM, EmailVerifiedClaim
 from doorkeep.recipes.emailverification.functions import EmailVerificationFunctions
-
-if TYPE_CHECKING:
-    from doorkeep.recipes.session.request import Session
+from doorkeep.recipes.session import SessionRecipe
+from doorkeep.recipes.session.request import Session
 
 __all__ = [
     "CLAIM",
@@ -37,7 +38,6 @@ __all__ = [
     "EmailVerificationRecipe",
 ]
 
-CLAIM = "st-ev"
 EmailLookup = Callable[[str, UserContext], Awaitable[str | None]]
 
 
@@ -52,15 +52,26 @@ class EmailVerificationConfig:
 
 class EmailVerificationRecipe:
     def __init__(
-        self, core: AppCore, delivery: EmailDelivery, config: EmailVerificationConfig | None = None
+        self,
+        core: AppCore,
+        delivery: EmailDelivery,
+        session: SessionRecipe,
+        config: EmailVerificationConfig | None = None,
     ) -> None:
+        """Registers the `st-ev` claim with `session`: checked by default in REQUIRED
+        mode, and put into every new session only when the recipe is configured."""
         self.core = core
         self.delivery = delivery
         self.config = config or EmailVerificationConfig()
         self.functions = apply_override(
             EmailVerificationFunctions(core), self.config.override_functions
         )
-        self.apis = apply_override(EmailVerificationApis(), self.config.override_apis)
+        self.apis = apply_override(EmailVerificationApis(self), self.config.override_apis)
+        session.claims.register(
+            EmailVerifiedClaim(self),
+            add_at_creation=config is not None,
+            check_by_default=self.config.mode == "REQUIRED",
+        )
 
     # -- in-process API (SuperTokens' names) -------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from doorkeep.core.common import Status
 from doorkeep.core.context import UserContext
@@ -14,6 +15,12 @@ from doorkeep.core.emailverification import (
 from doorkeep.recipes.apis import APIOptions, OkResult
 from doorkeep.recipes.session.request import Session
 
+if TYPE_CHECKING:
+    from doorkeep.recipes.emailverification import (
+        EmailVerificationConfig,
+        EmailVerificationRecipe,
+    )
+
 
 @dataclass(frozen=True)
 class IsVerifiedOk(Status):
@@ -21,10 +28,16 @@ class IsVerifiedOk(Status):
 
 
 class EmailVerificationApis:
+    def __init__(self, recipe: EmailVerificationRecipe) -> None:
+        self.recipe = recipe
+
     async def generate_email_verify_token_post(
-        self, session: Session, api_options: APIOptions, user_context: UserContext
+        self,
+        session: Session,
+        api_options: APIOptions[EmailVerificationConfig],
+        user_context: UserContext,
     ) -> OkResult | EmailAlreadyVerifiedError:
-        recipe = api_options.dk.emailverification
+        recipe = self.recipe
         email = await recipe.email_for(session.user_id, user_context)
         if email is None or await recipe.functions.is_email_verified(
             session.user_id, email, user_context
@@ -46,10 +59,10 @@ class EmailVerificationApis:
         token: str,
         session: Session | None,
         tenant_id: str,
-        api_options: APIOptions,
+        api_options: APIOptions[EmailVerificationConfig],
         user_context: UserContext,
     ) -> EmailVerified | InvalidVerificationTokenError:
-        recipe = api_options.dk.emailverification
+        recipe = self.recipe
         result = await recipe.functions.verify_email_using_token(token, tenant_id, user_context)
         if (
             isinstance(result, EmailVerified)
@@ -60,9 +73,12 @@ class EmailVerificationApis:
         return result
 
     async def is_email_verified_get(
-        self, session: Session, api_options: APIOptions, user_context: UserContext
+        self,
+        session: Session,
+        api_options: APIOptions[EmailVerificationConfig],
+        user_context: UserContext,
     ) -> IsVerifiedOk:
-        recipe = api_options.dk.emailverification
+        recipe = self.recipe
         verified = await recipe.is_user_verified(session.user_id, user_context)
         await recipe.update_session_claim(session, verified)
         return IsVerifiedOk(verified)

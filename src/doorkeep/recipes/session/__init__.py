@@ -1,4 +1,9 @@
-"""The session recipe: create, verify, refresh and revoke sessions."""
+"""The session recipe: create, verify, refresh and revoke sessions.
+
+It owns its request half too: the token transport (cookies or headers, anti-CSRF;
+`transport.py`), the `Session` of a request (`request.py`) and the claims other
+recipes register (`claims.py`).
+"""
 
 from __future__ import annotations
 
@@ -13,14 +18,23 @@ from doorkeep.core.session_models import NewSession, SessionRecord
 from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.base import context as _ctx
 from doorkeep.recipes.session.apis import SessionApis
+from doorkeep.recipes.session.claims import ClaimRegistry, SessionClaim
 from doorkeep.recipes.session.functions import (
-    ClaimBuilder,
     RefreshResult,
+    RegenerateResult,
     SessionFunctions,
     VerifyResult,
 )
+from doorkeep.recipes.session.transport import AntiCsrf, TokenTransport, anti_csrf_mode
 
-__all__ = ["SessionApis", "SessionConfig", "SessionFunctions", "SessionRecipe"]
+__all__ = [
+    "ClaimRegistry",
+    "SessionApis",
+    "SessionClaim",
+    "SessionConfig",
+    "SessionFunctions",
+    "SessionRecipe",
+]
 
 
 @dataclass
@@ -32,10 +46,14 @@ class SessionConfig:
 class SessionRecipe:
     def __init__(self, core: AppCore, config: SessionConfig | None = None) -> None:
         self.config = config or SessionConfig()
-        self.claim_builders: list[ClaimBuilder] = []
+        settings = core.ctx.settings
+        self.transport = TokenTransport(settings)
+        self.anti_csrf: AntiCsrf = anti_csrf_mode(settings)
+        self.claims = ClaimRegistry()
         self.functions = apply_override(
-            SessionFunctions(core, self.claim_builders), self.config.override_functions
+            SessionFunctions(core, self.claims), self.config.override_functions
         )
+        self.apis = apply_override(SessionApis(self), self.config.override_apis)
 
     async def create_new_session(
         self,
@@ -69,6 +87,16 @@ class SessionRecipe:
     ) -> VerifyResult:
         return await self.functions.get_session(
             access_token, anti_csrf_token, anti_csrf_check, check_database, _ctx(user_context)
+        )
+
+    async def regenerate_access_token(
+        self,
+        access_token: str,
+        new_access_token_payload: Mapping[str, Any] | None = None,
+        user_context: UserContext | None = None,
+    ) -> RegenerateResult:
+        return await self.functions.regenerate_access_token(
+            access_token, new_access_token_payload, _ctx(user_context)
         )
 
     async def refresh_session(

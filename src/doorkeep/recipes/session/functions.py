@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from doorkeep.core.app import AppCore
@@ -15,22 +15,19 @@ from doorkeep.core.session_models import (
     UnauthorisedError,
     VerifiedSession,
 )
+from doorkeep.recipes.session.claims import ClaimRegistry
 
 VerifyResult = VerifiedSession | TryRefreshTokenError | UnauthorisedError
 RefreshResult = NewSession | UnauthorisedError | TokenTheftDetectedError
-
-
-ClaimBuilder = Callable[[str, str, str, UserContext], Awaitable[dict[str, Any]]]
+RegenerateResult = VerifiedSession | UnauthorisedError
 
 
 class SessionFunctions:
-    def __init__(self, core: AppCore, claim_builders: list[ClaimBuilder] | None = None) -> None:
+    def __init__(self, core: AppCore, claims: ClaimRegistry | None = None) -> None:
         self.core = core
-        # Recipes that keep a claim in the session (email verification's st-ev) add a
-        # builder here; each new session starts with their current values.
-        self.claim_builders: list[ClaimBuilder] = (
-            claim_builders if claim_builders is not None else []
-        )
+        # Recipes that keep a claim in the session (email verification's st-ev) register
+        # it with the session recipe; each new session starts with their current values.
+        self.claims = claims if claims is not None else ClaimRegistry()
 
     async def create_new_session(
         self,
@@ -43,8 +40,10 @@ class SessionFunctions:
         user_context: UserContext,
     ) -> NewSession:
         payload = dict(access_token_payload or {})
-        for build in self.claim_builders:
-            payload.update(await build(user_id, recipe_user_id or user_id, tenant_id, user_context))
+        for claim in self.claims.at_creation:
+            payload[claim.key] = await claim.value_for(
+                user_id, recipe_user_id or user_id, tenant_id, user_context
+            )
         return await self.core.sessions.create(
             user_id,
             recipe_user_id=recipe_user_id,
@@ -67,6 +66,18 @@ class SessionFunctions:
             anti_csrf_token=anti_csrf_token,
             do_anti_csrf_check=anti_csrf_check,
             check_database=check_database,
+        )
+
+    async def regenerate_access_token(
+        self,
+        access_token: str,
+        new_access_token_payload: Mapping[str, Any] | None,
+        user_context: UserContext,
+    ) -> RegenerateResult:
+        """A fresh access token for a live session; a payload replaces its custom claims
+        (stored for the tokens refreshes make, too)."""
+        return await self.core.sessions.regenerate_access_token(
+            access_token, new_access_token_payload
         )
 
     async def refresh_session(

@@ -1,5 +1,10 @@
 """Sessions of HTTP requests: find and check the token a request carries, and the
-`Session` object that application code receives (SuperTokens' SessionContainer)."""
+`Session` object that application code receives (SuperTokens' SessionContainer).
+
+Everything here works through the session recipe (its overridable functions, its
+token transport and its claim registry): the web faces and every framework
+integration call it, none re-implements it.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +14,27 @@ from typing import TYPE_CHECKING, Any
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
+from doorkeep.core.context import UserContext
 from doorkeep.core.session_models import (
     NewSession,
     TryRefreshTokenError,
     UnauthorisedError,
     VerifiedSession,
 )
+from doorkeep.recipes.apis import APIOptions, ConfigT
 from doorkeep.recipes.session.transport import (
     ANTI_CSRF_HEADER,
     AuthMode,
     ResponseMutations,
     access_token_from,
     requested_auth_mode,
+    session_cookie_mode,
 )
 
 if TYPE_CHECKING:
-    from doorkeep.app import Doorkeep
+    from starlette.requests import Request
+
+    from doorkeep.recipes.session import SessionRecipe
 
 MUTATIONS_KEY = "doorkeep.response"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -61,6 +71,15 @@ class SessionError(HTTPException):
     def token_theft(cls) -> SessionError:
         return cls("token theft detected", clear_tokens=True)
 
+    @classmethod
+    def invalid_claim(cls, claim_key: str, reason: Mapping[str, Any]) -> SessionError:
+        """403: the session lacks a claim the route needs (e.g. a verified email)."""
+        body = {
+            "message": "invalid claim",
+            "claimValidationErrors": [{"id": claim_key, "reason": dict(reason)}],
+        }
+        return cls("invalid claim", status_code=403, body=body)
+
 
 def mutations_of(conn: HTTPConnection) -> ResponseMutations:
     """The headers/cookies this request's response will carry (the middleware applies them)."""
@@ -71,13 +90,25 @@ def mutations_of(conn: HTTPConnection) -> ResponseMutations:
     return found
 
 
+def api_options(request: Request, config: ConfigT) -> APIOptions[ConfigT]:
+    """What an API handler receives for this request: it, its response's headers and
+    cookies, and the recipe's config."""
+    return APIOptions(request, mutations_of(request), config)
+
+
+def clear_tokens(recipe: SessionRecipe, conn: HTTPConnection) -> None:
+    """Tell the client to drop its tokens, in the mode its session cookies say (the one
+    rule of every answer to a SessionError that asks for it)."""
+    recipe.transport.clear(mutations_of(conn), session_cookie_mode(conn))
+
+
 class Session:
     """The signed-in session of a request."""
 
     __slots__ = (
         "_access_token",
         "_conn",
-        "_dk",
+        "_recipe",
         "_verified",
         "handle",
         "mode",
@@ -88,13 +119,13 @@ class Session:
 
     def __init__(
         self,
-        dk: Doorkeep,
+        recipe: SessionRecipe,
         conn: HTTPConnection,
         verified: VerifiedSession,
         access_token: str,
         mode: AuthMode,
     ) -> None:
-        self._dk = dk
+        self._recipe = recipe
         self._conn = conn
         self._verified = verified
         self._access_token = access_token
@@ -127,43 +158,46 @@ class Session:
 
     async def revoke_session(self) -> None:
         """Revoke this session and clear its tokens from the client."""
-        await self._dk.session.revoke_session(self.handle)
-        self._dk.web.transport.clear(mutations_of(self._conn), self.mode)
+        await self._recipe.revoke_session(self.handle)
+        self._recipe.transport.clear(mutations_of(self._conn), self.mode)
 
     revoke = revoke_session
 
     async def get_session_data_in_database(self) -> dict[str, Any]:
-        record = await self._dk.session.get_session_information(self.handle)
+        record = await self._recipe.get_session_information(self.handle)
         if record is None:
             raise SessionError.unauthorised()
         return record.session_data
 
     async def update_session_data_in_database(self, data: Mapping[str, Any]) -> None:
-        if not await self._dk.session.update_session_data_in_database(self.handle, data):
+        if not await self._recipe.update_session_data_in_database(self.handle, data):
             raise SessionError.unauthorised()
 
-    async def merge_into_access_token_payload(self, update: Mapping[str, Any]) -> None:
-        """Change the custom claims now: the client gets a new access token with this response."""
+    async def merge_into_access_token_payload(
+        self, update: Mapping[str, Any], user_context: UserContext | None = None
+    ) -> None:
+        """Change the custom claims now: the client gets a new access token with this response.
+        Goes through the recipe's (overridable) `regenerate_access_token`."""
         merged = {k: v for k, v in self._verified.session.user_data_in_jwt.items()}
         for key, value in update.items():
             if value is None:
                 merged.pop(key, None)
             else:
                 merged[key] = value
-        regenerated = await self._dk.core.public.sessions.regenerate_access_token(
-            self._access_token, merged
+        regenerated = await self._recipe.functions.regenerate_access_token(
+            self._access_token, merged, {} if user_context is None else user_context
         )
         if not isinstance(regenerated, VerifiedSession) or regenerated.new_access_token is None:
             raise SessionError.unauthorised()
         self._verified = regenerated
         self._access_token = regenerated.new_access_token.token
-        self._dk.web.transport.attach_access_token(
+        self._recipe.transport.attach_access_token(
             mutations_of(self._conn), regenerated.new_access_token, self.mode, self.user_id
         )
 
 
 async def get_session(
-    dk: Doorkeep,
+    recipe: SessionRecipe,
     conn: HTTPConnection,
     *,
     session_required: bool = True,
@@ -173,7 +207,10 @@ async def get_session(
 ) -> Session | None:
     """The request's session, None (if not required and absent), or a SessionError.
 
-    `require_verified_email` defaults to the email-verification mode (REQUIRED → True).
+    Then the claims registered with the recipe are checked (SessionError 403 if one
+    fails): `require_verified_email` (SuperTokens' name; the email-verification claim
+    is the only one so far) True checks every registered claim, False none, and None
+    those registered to be checked by default (email verification in REQUIRED mode).
     """
     found = access_token_from(conn)
     if found is None:
@@ -181,7 +218,7 @@ async def get_session(
             raise SessionError.unauthorised(clear_tokens=False)
         return None
     token, mode = found
-    csrf_mode = dk.web.anti_csrf
+    csrf_mode = recipe.anti_csrf
     check_csrf = (
         mode == "cookie"
         and csrf_mode != "NONE"
@@ -195,7 +232,7 @@ async def get_session(
         raise SessionError.try_refresh()
     # Headers are read only when a check needs them: this runs on every protected request.
     via_token = check_csrf and csrf_mode == "VIA_TOKEN"
-    result = await dk.session.get_session(
+    result = await recipe.get_session(
         token,
         anti_csrf_token=conn.headers.get(ANTI_CSRF_HEADER) if via_token else None,
         anti_csrf_check=via_token,
@@ -206,47 +243,26 @@ async def get_session(
     if isinstance(result, UnauthorisedError):
         raise SessionError.unauthorised(clear_tokens=result.clear_tokens)
     if result.new_access_token is not None:
-        dk.web.transport.attach_access_token(
+        recipe.transport.attach_access_token(
             mutations_of(conn), result.new_access_token, mode, result.session.user_id
         )
-    session = Session(dk, conn, result, token, mode)
+    session = Session(recipe, conn, result, token, mode)
+    # Usually an empty tuple: then checking claims costs one loop over nothing.
+    claims = recipe.claims
     if require_verified_email is None:
-        require_verified_email = dk.emailverification.config.mode == "REQUIRED"
-    if require_verified_email:
-        await check_email_verified(dk, session)
+        checks = claims.checked_by_default
+    else:
+        checks = claims.checked if require_verified_email else ()
+    for claim in checks:
+        await claim.validate(session)
     return session
 
 
-async def check_email_verified(dk: Doorkeep, session: Session) -> None:
-    """403 with the `st-ev` claim error unless the user's email is verified.
-
-    A claim saying "not verified" is re-checked against the database on each such
-    request, so the request after a verification already passes.
-    """
-    from doorkeep.recipes.emailverification import CLAIM
-
-    claim = session.access_token_payload.get(CLAIM)
-    if isinstance(claim, Mapping) and claim.get("v") is True:
-        return
-    verified = await dk.emailverification.is_user_verified(session.user_id, {})
-    await dk.emailverification.update_session_claim(session, verified)
-    if not verified:
-        reason = {"message": "wrong value", "expectedValue": True, "actualValue": False}
-        raise SessionError(
-            "invalid claim",
-            status_code=403,
-            body={
-                "message": "invalid claim",
-                "claimValidationErrors": [{"id": CLAIM, "reason": reason}],
-            },
-        )
-
-
 def attach_new_session(
-    dk: Doorkeep, conn: HTTPConnection, new: NewSession, *, mode: AuthMode | None = None
+    recipe: SessionRecipe, conn: HTTPConnection, new: NewSession, *, mode: AuthMode | None = None
 ) -> Session:
     """Send a new session's tokens with this response (by default in the mode the client asked)."""
     mode = mode or requested_auth_mode(conn)
-    dk.web.transport.attach_session(mutations_of(conn), new, mode)
+    recipe.transport.attach_session(mutations_of(conn), new, mode)
     verified = VerifiedSession(new.session, new.access_token.claims or {})
-    return Session(dk, conn, verified, new.access_token.token, mode)
+    return Session(recipe, conn, verified, new.access_token.token, mode)

@@ -82,6 +82,13 @@ def access_token_from(conn: HTTPConnection) -> tuple[str, AuthMode] | None:
     return (cookie, "cookie") if cookie else None
 
 
+def session_cookie_mode(conn: HTTPConnection) -> AuthMode:
+    """How a client keeps its tokens, judged by the session cookies it sends: any other
+    cookie (a theme, an analytics ID) says nothing about a header-mode client."""
+    cookies = conn.cookies
+    return "cookie" if cookies.get(ACCESS_COOKIE) or cookies.get(REFRESH_COOKIE) else "header"
+
+
 def refresh_token_from(conn: HTTPConnection) -> tuple[str, AuthMode] | None:
     token = bearer_token(conn)
     if token is not None:

@@ -28,14 +28,14 @@ def signed_in(page: PageRequest) -> Session:
 
 
 async def account(page: PageRequest) -> Outcome:
-    dk, session = page.dk, signed_in(page)
-    user = await dk.get_user(session.user_id)
+    services, session = page.services, signed_in(page)
+    user = await services.users.get_user(session.user_id)
     if user is None:
         return Redirect(page.login_url)
-    handles = await dk.session.get_all_session_handles_for_user(session.user_id)
+    handles = await services.session.get_all_session_handles_for_user(session.user_id)
     devices = []
     for handle in handles:
-        record = await dk.session.get_session_information(handle)
+        record = await services.session.get_session_information(handle)
         if record is not None:
             started = dt.datetime.fromtimestamp(record.time_created / 1000, tz=dt.UTC)
             devices.append({"current": handle == session.handle, "started": started})
@@ -44,7 +44,7 @@ async def account(page: PageRequest) -> Outcome:
         "user": user,
         "email": user.password_login_email,
         "username": next((m.username for m in user.login_methods if m.username), None),
-        "email_verified": await dk.emailverification.is_user_verified(session.user_id, {}),
+        "email_verified": await services.emailverification.is_user_verified(session.user_id, {}),
         "devices": devices,
     }
     notice = NOTICES.get(page.request.query_params.get("notice", ""))
@@ -52,10 +52,10 @@ async def account(page: PageRequest) -> Outcome:
 
 
 async def sign_out_other_devices(page: PageRequest) -> Outcome:
-    dk, session = page.dk, signed_in(page)
-    for handle in await dk.session.get_all_session_handles_for_user(session.user_id):
+    sessions, session = page.services.session, signed_in(page)
+    for handle in await sessions.get_all_session_handles_for_user(session.user_id):
         if handle != session.handle:
-            await dk.session.revoke_session(handle)
+            await sessions.revoke_session(handle)
     return Redirect(f"{page.url('account')}?notice=others-signed-out")
 
 
@@ -64,8 +64,8 @@ async def change_password_form(page: PageRequest) -> Outcome:
 
 
 async def change_password(page: PageRequest) -> Outcome:
-    dk, session = page.dk, signed_in(page)
-    result = await dk.change_password.change_password(
+    services, session = page.services, signed_in(page)
+    result = await services.flows.change_password.change_password(
         session.user_id,
         page.value("current_password"),
         page.value("new_password"),
@@ -75,7 +75,7 @@ async def change_password(page: PageRequest) -> Outcome:
     )
     if isinstance(result, PasswordChanged):
         if result.current_session_revoked:
-            dk.web.transport.clear(mutations_of(page.request), "cookie")
+            services.session.transport.clear(mutations_of(page.request), "cookie")
             return Redirect(f"{page.login_url}?notice=password-changed-signed-out")
         return Redirect(f"{page.url('account')}?notice=password-changed")
     if isinstance(result, TooManyAttemptsError):
@@ -89,8 +89,8 @@ async def change_password(page: PageRequest) -> Outcome:
 
 
 async def change_email_context(page: PageRequest) -> dict[str, object]:
-    user = await page.dk.get_user(signed_in(page).user_id)
-    fresh = page.dk.settings.change_email_fresh_seconds
+    user = await page.services.users.get_user(signed_in(page).user_id)
+    fresh = page.services.settings.change_email_fresh_seconds
     password_hint = (
         f"Needed when you signed in more than {max(1, fresh // 60)} minutes ago."
         if fresh > 0
@@ -104,16 +104,11 @@ async def change_email_form(page: PageRequest) -> Outcome:
 
 
 async def change_email(page: PageRequest) -> Outcome:
-    dk, session = page.dk, signed_in(page)
+    session = signed_in(page)
     context = {**await change_email_context(page), "values": page.form}
-    result = await dk.change_email.change_email(
-        session.user_id,
-        page.value("email"),
-        tenant_id=session.tenant_id,
-        session_handle=session.handle,
-        password=page.value("current_password") or None,
+    result = await page.services.flows.change_email.change_email_in_session(
+        session, page.value("email"), password=page.value("current_password") or None
     )
-    await dk.web.after_email_change(session, result)
     if isinstance(result, EmailChanged):
         return Redirect(f"{page.url('account')}?notice=email-changed")
     if isinstance(result, VerificationSent):

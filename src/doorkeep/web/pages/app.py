@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
@@ -25,7 +25,7 @@ from doorkeep.recipes.session.request import Session, SessionError, get_session
 from doorkeep.recipes.session.transport import AUTH_MODE_SCOPE_KEY
 from doorkeep.web.pages import account_pages, auth_pages
 from doorkeep.web.pages.config import PagesConfig
-from doorkeep.web.pages.outcome import Outcome, PageRequest, Redirect, Render
+from doorkeep.web.pages.outcome import Outcome, PageRequest, PageServices, Redirect, Render
 from doorkeep.web.pages.security import (
     CSRF_FIELD,
     csrf_cookie,
@@ -35,9 +35,6 @@ from doorkeep.web.pages.security import (
     new_csrf_token,
     security_headers,
 )
-
-if TYPE_CHECKING:
-    from doorkeep.app import Doorkeep
 
 log = logging.getLogger("doorkeep.pages")
 Handler = Callable[[PageRequest], Awaitable[Outcome]]
@@ -79,10 +76,11 @@ def _routes() -> dict[str, PageRoute]:
 
 
 class Pages:
-    def __init__(self, dk: Doorkeep, config: PagesConfig) -> None:
-        self.dk = dk
+    def __init__(self, services: PageServices, config: PagesConfig) -> None:
+        self.services = services
+        self.settings = services.settings
         self.config = config
-        self.base = dk.settings.website_base_path.rstrip("/")
+        self.base = self.settings.website_base_path.rstrip("/")
         self.routes = {
             path: route for path, route in _routes().items() if route.name not in config.disabled
         }
@@ -118,7 +116,7 @@ class Pages:
     async def home(self, request: Request) -> Response:
         """The demo's landing page (served at / by `doorkeep serve`)."""
         session = await self._session(request)
-        context = {"api_base": self.dk.settings.api_base_path}
+        context = {"api_base": self.settings.api_base_path}
         return self._html(request, Render("home.html", context), session)
 
     # -- dispatch -----------------------------------------------------------------------------
@@ -140,7 +138,7 @@ class Pages:
             query = urlencode({"redirect_to": request.url.path}) if method == "GET" else ""
             login = self.config.login_url or self._url("login")
             return RedirectResponse(f"{login}?{query}" if query else login, status_code=303)
-        page = PageRequest(request, self.dk, self.config, self.base, session)
+        page = PageRequest(request, self.services, self.config, self.base, session)
         if method == "POST":
             problem = await self._read_form(request, page)
             if problem is not None:
@@ -158,7 +156,7 @@ class Pages:
     async def _session(self, request: Request) -> Session | None:
         try:
             return await get_session(
-                self.dk,
+                self.services.session,
                 request,
                 session_required=False,
                 require_verified_email=False,
@@ -182,7 +180,7 @@ class Pages:
             return self._error(request, 400, "That form could not be read.")
         page.form = {k: v for k, v in form.items() if isinstance(v, str) and len(v) <= 4096}
         handle = page.session.handle if page.session is not None else None
-        if not form_is_genuine(request, self.dk.settings, form.get(CSRF_FIELD), handle):
+        if not form_is_genuine(request, self.settings, form.get(CSRF_FIELD), handle):
             message = "This form has expired or came from another site. Reload the page and retry."
             return self._error(request, 403, message)
         return None
@@ -207,17 +205,17 @@ class Pages:
         return self._html(request, outcome, page.session)
 
     def _html(self, request: Request, outcome: Render, session: Session | None) -> Response:
-        secret = csrf_token_of(request, self.dk.settings)
+        secret = csrf_token_of(request, self.settings)
         fresh = secret is None
         secret = secret or new_csrf_token()
         context = {
             "base": self.base,
-            "app_name": self.dk.settings.app_name,
+            "app_name": self.settings.app_name,
             "logo_url": self.config.logo_url,
             "csrf_field": CSRF_FIELD,
             "csrf_token": form_token(secret, session.handle if session else None),
             "signed_in": session is not None,
-            "username_login": self.dk.emailpassword.username_login,
+            "username_login": self.services.emailpassword.username_login,
             "pages": set(self.routes),
             "values": {},
             **outcome.context,
@@ -228,7 +226,7 @@ class Pages:
         html = self.templates.get_template(outcome.template).render(context)
         response = HTMLResponse(html, status_code=outcome.status_code, headers=self.headers)
         if fresh:
-            response.headers.append("set-cookie", csrf_cookie(self.dk.settings, secret))
+            response.headers.append("set-cookie", csrf_cookie(self.settings, secret))
         return response
 
     def _error(self, request: Request, status: int, message: str) -> Response:

@@ -1,8 +1,9 @@
 """Pages for a visitor who is not signed in yet: sign in, sign up, forgot and reset
 password, verify email, sign out.
 
-Every handler calls the same (overridable) recipe API handler as the JSON route,
-with the same rate limits, so an override or a limit applies to both faces.
+Every handler calls the same flow as the JSON route (doorkeep.flows), so validation,
+rate limits and overrides apply to both faces alike; a handler only turns the flow's
+status into a page.
 """
 
 from __future__ import annotations
@@ -10,17 +11,12 @@ from __future__ import annotations
 from doorkeep.core.common import PUBLIC, FieldError
 from doorkeep.core.emailpassword import WrongCredentialsError
 from doorkeep.core.emailverification import EmailVerified
+from doorkeep.core.errors import TooManyAttemptsError
 from doorkeep.core.passwordreset import ResetTokenConsumed
-from doorkeep.recipes.apis import APIOptions, GeneralError, OkResult
+from doorkeep.recipes.apis import GeneralError, OkResult
 from doorkeep.recipes.emailpassword.apis import SignInPostOk, SignUpPostOk
-from doorkeep.recipes.emailpassword.forms import (
-    FormField,
-    InputFormField,
-    sign_in_fields,
-    validate_form_fields,
-)
-from doorkeep.recipes.session.request import mutations_of
-from doorkeep.web.http import client_ip
+from doorkeep.recipes.emailpassword.forms import FormField, InputFormField
+from doorkeep.recipes.session.request import api_options
 from doorkeep.web.pages.outcome import Outcome, PageRequest, Redirect, Render
 from doorkeep.web.pages.security import local_path
 
@@ -36,33 +32,32 @@ NOTICES = {
 WRONG_CREDENTIALS = "That combination of {identifier} and password is not right."
 INVALID_RESET_LINK = "This reset link is invalid, used or expired. Ask for a new one."
 INVALID_VERIFY_LINK = "This verification link is invalid, used or expired."
-
-
-def options(page: PageRequest, config: object) -> APIOptions:
-    return APIOptions(page.request, mutations_of(page.request), page.dk, config)
+# The flows name fields as the JSON API does; the forms use these names.
+FORM_NAMES = {"confirmPassword": "confirm_password"}
 
 
 def field_errors(error: FieldError, renames: dict[str, str] | None = None) -> dict[str, str]:
-    renames = renames or {}
+    renames = renames or FORM_NAMES
     return {renames.get(field_id, field_id): message for field_id, message in error.fields}
 
 
-def too_many(template: str, wait: float, context: dict[str, object] | None = None) -> Render:
+def too_many(template: str, retry_after: int, context: dict[str, object] | None = None) -> Render:
     return Render(
         template,
         context or {},
-        message=f"Too many attempts. Please try again in {int(wait) + 1} seconds.",
+        message=f"Too many attempts. Please try again in {retry_after} seconds.",
         status_code=429,
     )
 
 
 def tenant_from_query(page: PageRequest) -> str:
+    """The tenant a mailed link names; `public` unless it is a valid tenant ID."""
     tenant = page.request.query_params.get("tenantId") or page.value("tenant_id") or PUBLIC
     return tenant if tenant.replace("-", "").isalnum() and len(tenant) <= 64 else PUBLIC
 
 
 def identifier_label(page: PageRequest) -> str:
-    return "username or email" if page.dk.emailpassword.username_login else "email"
+    return "username or email" if page.services.emailpassword.username_login else "email"
 
 
 # -- sign in -------------------------------------------------------------------------------
@@ -75,30 +70,21 @@ async def sign_in_form(page: PageRequest) -> Outcome:
 
 
 async def sign_in(page: PageRequest) -> Outcome:
-    dk = page.dk
     context = {"redirect_to": local_path(page.value("redirect_to")) or "", "values": page.form}
     received = [
         FormField("email", page.value("email")),
         FormField("password", page.value("password")),
     ]
-    validated = await validate_form_fields(
-        sign_in_fields(dk.emailpassword.identifier_field), received, PUBLIC
-    )
-    if isinstance(validated, FieldError):
-        return Render("signin.html", context, errors=field_errors(validated), status_code=400)
-    checks = dk.web.sign_in_checks(PUBLIC, validated[0].value, client_ip(page.request))
-    if (wait := await dk.limiter.attempt(*checks)) is not None:
-        return too_many("signin.html", wait, context)
-    result = await dk.web.emailpassword.sign_in_post(
-        validated, PUBLIC, options(page, dk.emailpassword.config), {}
-    )
+    result = await page.services.flows.sign_in.sign_in(page.request, received, PUBLIC)
     if isinstance(result, SignInPostOk):
-        await dk.limiter.succeeded(*(key for key, _ in checks[1:]))
         return Redirect(local_path(page.value("redirect_to")) or page.after_sign_in)
+    if isinstance(result, FieldError):
+        return Render("signin.html", context, errors=field_errors(result), status_code=400)
+    if isinstance(result, TooManyAttemptsError):
+        return too_many("signin.html", result.retry_after, context)
     if isinstance(result, WrongCredentialsError):
         message = WRONG_CREDENTIALS.format(identifier=identifier_label(page))
         return Render("signin.html", context, message=message, status_code=400)
-    assert isinstance(result, GeneralError)
     return Render("signin.html", context, message=result.message, status_code=400)
 
 
@@ -106,7 +92,7 @@ async def sign_in(page: PageRequest) -> Outcome:
 
 
 def sign_up_inputs(page: PageRequest) -> list[InputFormField]:
-    return page.dk.emailpassword.sign_up_fields
+    return page.services.emailpassword.sign_up_fields
 
 
 async def sign_up_form(page: PageRequest) -> Outcome:
@@ -114,34 +100,21 @@ async def sign_up_form(page: PageRequest) -> Outcome:
 
 
 async def sign_up(page: PageRequest) -> Outcome:
-    dk = page.dk
+    flows = page.services.flows
     inputs = sign_up_inputs(page)
     context = {"fields": inputs, "values": page.form}
-    errors: dict[str, str] = {}
-    if page.value("confirm_password") != page.value("password"):
-        errors["confirm_password"] = "Passwords do not match."
     received = [FormField(f.id, page.value(f.id)) for f in inputs]
-    validated = await validate_form_fields(inputs, received, PUBLIC)
-    if isinstance(validated, FieldError):
-        errors = {**field_errors(validated), **errors}
-    if errors:
-        return Render("signup.html", context, errors=errors, status_code=400)
-    assert not isinstance(validated, FieldError)
-    if (
-        wait := await dk.limiter.attempt(*dk.web.sign_up_checks(client_ip(page.request)))
-    ) is not None:
-        return too_many("signup.html", wait, context)
-    result = await dk.web.emailpassword.sign_up_post(
-        validated, PUBLIC, options(page, dk.emailpassword.config), {}
+    result = await flows.sign_up.sign_up(
+        page.request, received, PUBLIC, confirm_password=page.value("confirm_password")
     )
     if isinstance(result, FieldError):
         return Render("signup.html", context, errors=field_errors(result), status_code=400)
+    if isinstance(result, TooManyAttemptsError):
+        return too_many("signup.html", result.retry_after, context)
     if isinstance(result, GeneralError):
         return Render("signup.html", context, message=result.message, status_code=400)
     assert isinstance(result, SignUpPostOk)
-    sent = await dk.web.emailverification.generate_email_verify_token_post(
-        result.session, options(page, dk.emailverification.config), {}
-    )
+    sent = await flows.email_verification.send_first_link(page.request, result.session)
     return Redirect(
         page.url("verify-email/sent") if isinstance(sent, OkResult) else page.after_sign_in
     )
@@ -155,22 +128,13 @@ async def forgot_password_form(page: PageRequest) -> Outcome:
 
 
 async def forgot_password(page: PageRequest) -> Outcome:
-    dk = page.dk
     context = {"values": page.form}
-    identifier = dk.emailpassword.identifier_field
-    validated = await validate_form_fields(
-        [identifier], [FormField("email", page.value("email"))], PUBLIC
-    )
-    if isinstance(validated, FieldError):
-        return Render(
-            "forgot_password.html", context, errors=field_errors(validated), status_code=400
-        )
-    checks = dk.web.reset_checks(PUBLIC, validated[0].value, client_ip(page.request))
-    if (wait := await dk.limiter.attempt(*checks)) is not None:
-        return too_many("forgot_password.html", wait, context)
-    result = await dk.web.emailpassword.generate_password_reset_token_post(
-        validated, PUBLIC, options(page, dk.emailpassword.config), {}
-    )
+    received = [FormField("email", page.value("email"))]
+    result = await page.services.flows.password_reset.request_link(page.request, received, PUBLIC)
+    if isinstance(result, FieldError):
+        return Render("forgot_password.html", context, errors=field_errors(result), status_code=400)
+    if isinstance(result, TooManyAttemptsError):
+        return too_many("forgot_password.html", result.retry_after, context)
     if isinstance(result, GeneralError):
         return Render("forgot_password.html", context, message=result.message, status_code=400)
     # The same words whether or not the account exists, as the API's answer.
@@ -194,28 +158,14 @@ async def reset_password_form(page: PageRequest) -> Outcome:
 
 
 async def reset_password(page: PageRequest) -> Outcome:
-    dk = page.dk
     token, tenant_id = page.value("token"), tenant_from_query(page)
     context = {"token": token, "tenant_id": tenant_id}
-    if page.value("confirm_password") != page.value("password"):
-        return Render(
-            "reset_password.html",
-            context,
-            errors={"confirm_password": "Passwords do not match."},
-            status_code=400,
-        )
-    password_field = next(f for f in dk.emailpassword.sign_up_fields if f.id == "password")
-    validated = await validate_form_fields(
-        [password_field], [FormField("password", page.value("password"))], tenant_id
-    )
-    if isinstance(validated, FieldError):
-        return Render(
-            "reset_password.html", context, errors=field_errors(validated), status_code=400
-        )
-    if not token:
-        return Render("reset_password.html", context, message=INVALID_RESET_LINK, status_code=400)
-    result = await dk.web.emailpassword.password_reset_post(
-        validated, token, tenant_id, options(page, dk.emailpassword.config), {}
+    result = await page.services.flows.password_reset.reset_password(
+        page.request,
+        [FormField("password", page.value("password"))],
+        token,
+        tenant_id,
+        confirm_password=page.value("confirm_password"),
     )
     if isinstance(result, ResetTokenConsumed):
         return Redirect(f"{page.login_url}?notice=password-reset")
@@ -235,13 +185,10 @@ async def verify_email_form(page: PageRequest) -> Outcome:
 
 
 async def verify_email(page: PageRequest) -> Outcome:
-    dk = page.dk
     token, tenant_id = page.value("token"), tenant_from_query(page)
     context = {"token": token, "tenant_id": tenant_id}
-    if not token:
-        return Render("verify_email.html", context, message=INVALID_VERIFY_LINK, status_code=400)
-    result = await dk.web.emailverification.verify_email_post(
-        token, page.session, tenant_id, options(page, dk.emailverification.config), {}
+    result = await page.services.flows.email_verification.verify(
+        page.request, token, page.session, tenant_id
     )
     if isinstance(result, EmailVerified):
         context["verified_email"] = result.email
@@ -252,22 +199,18 @@ async def verify_email(page: PageRequest) -> Outcome:
 
 async def verification_sent(page: PageRequest) -> Outcome:
     assert page.session is not None
-    email = await page.dk.emailverification.email_for(page.session.user_id, {})
+    email = await page.services.emailverification.email_for(page.session.user_id, {})
     return Render("verification_sent.html", {"email": email})
 
 
 async def resend_verification(page: PageRequest) -> Outcome:
-    dk, session = page.dk, page.session
+    services, session = page.services, page.session
     assert session is not None
-    email = await dk.emailverification.email_for(session.user_id, {})
+    email = await services.emailverification.email_for(session.user_id, {})
     context = {"email": email}
-    if (
-        wait := await dk.limiter.attempt(*dk.web.verification_email_checks(session.user_id))
-    ) is not None:
-        return too_many("verification_sent.html", wait, context)
-    result = await dk.web.emailverification.generate_email_verify_token_post(
-        session, options(page, dk.emailverification.config), {}
-    )
+    result = await services.flows.email_verification.send_link(page.request, session)
+    if isinstance(result, TooManyAttemptsError):
+        return too_many("verification_sent.html", result.retry_after, context)
     if isinstance(result, OkResult):
         return Render("verification_sent.html", context, notice="We sent another link.")
     return Redirect(page.after_sign_in)  # already verified: nothing to wait for
@@ -277,6 +220,6 @@ async def resend_verification(page: PageRequest) -> Outcome:
 
 
 async def sign_out(page: PageRequest) -> Outcome:
-    dk = page.dk
-    await dk.web.session.signout_post(page.session, options(page, dk.session.config), {})
+    session = page.services.session
+    await session.apis.signout_post(page.session, api_options(page.request, session.config), {})
     return Redirect(f"{page.login_url}?notice=signed-out")

@@ -12,11 +12,28 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from doorkeep.config import Settings
+from doorkeep.core.users import UserService
+from doorkeep.flows import Flows
+from doorkeep.recipes.emailpassword import EmailPasswordRecipe
+from doorkeep.recipes.emailverification import EmailVerificationRecipe
+from doorkeep.recipes.session import SessionRecipe
 from doorkeep.recipes.session.request import Session
 
 if TYPE_CHECKING:
-    from doorkeep.app import Doorkeep
     from doorkeep.web.pages.config import PagesConfig
+
+
+@dataclass(frozen=True)
+class PageServices:
+    """What the pages use: the flows, and the recipes whose forms and state they show."""
+
+    settings: Settings
+    flows: Flows
+    emailpassword: EmailPasswordRecipe
+    emailverification: EmailVerificationRecipe
+    session: SessionRecipe
+    users: UserService
 
 
 @dataclass
@@ -42,7 +59,7 @@ class PageRequest:
     """One request to a page: the request, its form (on POST) and its session, if any."""
 
     request: Request
-    dk: Doorkeep
+    services: PageServices
     config: PagesConfig
     base: str  # the website base path, e.g. /auth
     session: Session | None

@@ -1,0 +1,71 @@
+"""Sign in with an email (or a username) and a password: the one implementation the
+JSON API and the sign-in page call.
+
+Validate the form, count the attempt (per IP, per account+IP, per account), call the
+recipe's (overridable) API handler, and on success reset the account's counters.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from doorkeep.core.common import FieldError
+from doorkeep.core.context import UserContext
+from doorkeep.core.emailpassword import WrongCredentialsError
+from doorkeep.core.errors import TooManyAttemptsError
+from doorkeep.flows.limits import Attempts, Check, client_ip
+from doorkeep.ratelimit import counter_key
+from doorkeep.recipes.apis import GeneralError
+from doorkeep.recipes.base import context
+from doorkeep.recipes.emailpassword import EmailPasswordRecipe
+from doorkeep.recipes.emailpassword.apis import SignInPostOk
+from doorkeep.recipes.emailpassword.forms import FormField, sign_in_fields, validate_form_fields
+from doorkeep.recipes.session.request import api_options
+
+SignInResult = (
+    SignInPostOk | FieldError | TooManyAttemptsError | WrongCredentialsError | GeneralError
+)
+
+
+class SignIn:
+    def __init__(self, emailpassword: EmailPasswordRecipe, attempts: Attempts) -> None:
+        self.emailpassword = emailpassword
+        self.attempts = attempts
+
+    def checks(self, tenant_id: str, account: object, ip: str) -> tuple[Check, ...]:
+        """Per IP, per account+IP, per account; a success resets all but the first."""
+        limits = self.attempts.limits
+        account = str(account).strip().lower()
+        return (
+            (counter_key("sign-in-ip", ip), limits.sign_in_per_ip),
+            (
+                counter_key("sign-in-account-ip", tenant_id, account, ip),
+                limits.sign_in_per_account_ip,
+            ),
+            (counter_key("sign-in-account", tenant_id, account), limits.sign_in_per_account),
+        )
+
+    async def sign_in(
+        self,
+        request: Request,
+        form_fields: list[FormField],
+        tenant_id: str,
+        user_context: UserContext | None = None,
+    ) -> SignInResult:
+        """On success the new session's tokens are on the request's response."""
+        form = sign_in_fields(self.emailpassword.identifier_field)
+        validated = await validate_form_fields(form, form_fields, tenant_id)
+        if isinstance(validated, FieldError):
+            return validated
+        checks = self.checks(tenant_id, validated[0].value, client_ip(request))
+        if (refused := await self.attempts.count(*checks)) is not None:
+            return refused
+        result = await self.emailpassword.apis.sign_in_post(
+            validated,
+            tenant_id,
+            api_options(request, self.emailpassword.config),
+            context(user_context),
+        )
+        if isinstance(result, SignInPostOk):
+            await self.attempts.succeeded(*(key for key, _ in checks[1:]))
+        return result

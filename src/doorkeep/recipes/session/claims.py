@@ -1,0 +1,49 @@
+"""Claims: values a recipe keeps in every session's access token (email verification's
+`st-ev`; roles and permissions later), registered with the session recipe.
+
+A claim builds its value when a session is created and checks a request's session
+in `get_session`. The session recipe knows claims only through this registry, so it
+imports none of the recipes that register one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from doorkeep.core.context import UserContext
+
+if TYPE_CHECKING:
+    from doorkeep.recipes.session.request import Session
+
+
+class SessionClaim(Protocol):
+    key: str  # its key in the access-token payload, e.g. "st-ev"
+
+    async def value_for(
+        self, user_id: str, recipe_user_id: str, tenant_id: str, user_context: UserContext
+    ) -> Any:
+        """The claim's value in a new session's access token."""
+
+    async def validate(self, session: Session) -> None:
+        """Return when the session satisfies the claim; else raise SessionError (403)."""
+
+
+class ClaimRegistry:
+    """The claims of one session recipe, as tuples ready for the hot path: a request
+    that checks no claim loops over an empty tuple, and nothing else."""
+
+    __slots__ = ("at_creation", "checked", "checked_by_default")
+
+    def __init__(self) -> None:
+        self.at_creation: tuple[SessionClaim, ...] = ()  # valued in every new session
+        self.checked: tuple[SessionClaim, ...] = ()  # what a route that asks for claims checks
+        self.checked_by_default: tuple[SessionClaim, ...] = ()  # ... and one that does not say
+
+    def register(
+        self, claim: SessionClaim, *, add_at_creation: bool, check_by_default: bool
+    ) -> None:
+        if add_at_creation:
+            self.at_creation += (claim,)
+        self.checked += (claim,)
+        if check_by_default:
+            self.checked_by_default += (claim,)
