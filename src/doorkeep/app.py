@@ -14,7 +14,7 @@ from types import TracebackType
 
 from doorkeep.background import BackgroundTasks
 from doorkeep.config import Settings
-from doorkeep.core.app import Core
+from doorkeep.core.services import Core
 from doorkeep.core.housekeeping import Housekeeping
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailDelivery, EmailDeliveryConfig

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from doorkeep import Settings
-from doorkeep.core.app import Core
+from doorkeep.core.services import Core
 from doorkeep.core.context import UserContext
 from doorkeep.core.emailpassword import EmailAlreadyExistsError, UpdateOk
 from doorkeep.core.passwordless import CodeCreated, ConsumeOk, CreateResult

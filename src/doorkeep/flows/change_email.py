@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from doorkeep.config import Settings
-from doorkeep.core.app import AppCore
+from doorkeep.core.services import AppCore
 from doorkeep.core.common import FieldError, Status, email_error, normalise_email, now_ms
 from doorkeep.core.context import UserContext
 from doorkeep.core.emailpassword import EmailAlreadyExistsError, WrongCredentialsError

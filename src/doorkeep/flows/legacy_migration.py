@@ -28,7 +28,7 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 
 from doorkeep.background import BackgroundTasks
-from doorkeep.core.app import AppCore
+from doorkeep.core.services import AppCore
 from doorkeep.core.bulk_import import ImportedUser, insert_users
 from doorkeep.core.common import FieldError, normalise_email
 from doorkeep.core.context import UserContext

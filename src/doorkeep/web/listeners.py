@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 
 from doorkeep.app import Doorkeep
 from doorkeep.web.cdi import CoreApi
-from doorkeep.web.cdi.app import by_listener
+from doorkeep.web.cdi.core_api import by_listener
 from doorkeep.web.server import create_app
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from doorkeep.background import BackgroundTasks
-from doorkeep.core.app import AppCore
+from doorkeep.core.services import AppCore
 from doorkeep.core.common import PUBLIC, email_error
 from doorkeep.core.context import UserContext
 from doorkeep.core.passwordreset import ResetTokenCreated

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from doorkeep.core.app import AppCore
+from doorkeep.core.services import AppCore
 from doorkeep.core.common import FieldError, UnknownUserIdError
 from doorkeep.core.context import UserContext
 from doorkeep.core.emailpassword import (

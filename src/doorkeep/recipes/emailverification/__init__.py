@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from doorkeep.core.app import AppCore
+from doorkeep.core.services import AppCore
 from doorkeep.core.common import PUBLIC, now_ms
 from doorkeep.core.context import UserContext
 from doorkeep.core.emailverification import (

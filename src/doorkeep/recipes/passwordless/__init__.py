@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from doorkeep.core.app import AppCore
+from doorkeep.core.services import AppCore
 from doorkeep.core.common import PUBLIC
 from doorkeep.core.context import UserContext
 from doorkeep.core.passwordless_results import (

@@ -6,7 +6,7 @@ expect; each calls the core (core/passwordless.py) and returns its status values
 
 from __future__ import annotations
 
-from doorkeep.core.app import AppCore
+from doorkeep.core.services import AppCore
 from doorkeep.core.context import UserContext
 from doorkeep.core.passwordless_results import (
     UNCHANGED,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from doorkeep.core.app import AppCore
+from doorkeep.core.services import AppCore
 from doorkeep.core.common import PUBLIC
 from doorkeep.core.context import UserContext
 from doorkeep.core.session_models import NewSession, SessionRecord

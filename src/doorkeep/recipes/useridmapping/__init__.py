@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from doorkeep.core.app import AppCore
+from doorkeep.core.services import AppCore
 from doorkeep.core.context import UserContext
 from doorkeep.core.idmapping import (
     CreateMappingOk,

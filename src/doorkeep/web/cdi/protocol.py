@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from doorkeep.core.app import AppCore
+from doorkeep.core.services import AppCore
 from doorkeep.core.common import PUBLIC
 from doorkeep.web.json_body import JsonTooDeepError, parse_json
 
