@@ -14,8 +14,8 @@ from types import TracebackType
 
 from doorkeep.background import BackgroundTasks
 from doorkeep.config import Settings
-from doorkeep.core.services import Core
 from doorkeep.core.housekeeping import Housekeeping
+from doorkeep.core.services import Core
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailDelivery, EmailDeliveryConfig
 from doorkeep.flows import Flows

@@ -11,10 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from doorkeep import Settings
-from doorkeep.core.services import Core
 from doorkeep.core.context import UserContext
 from doorkeep.core.emailpassword import EmailAlreadyExistsError, UpdateOk
 from doorkeep.core.passwordless import CodeCreated, ConsumeOk, CreateResult
+from doorkeep.core.services import Core
 from doorkeep.delivery import EmailDelivery, EmailDeliveryConfig, OutboxSender
 from doorkeep.delivery.sms import OutboxSmsSender, SmsDelivery, SmsDeliveryConfig
 from doorkeep.recipes.passwordless import (

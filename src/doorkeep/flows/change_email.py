@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from doorkeep.config import Settings
-from doorkeep.core.services import AppCore
 from doorkeep.core.common import FieldError, Status, email_error, normalise_email, now_ms
 from doorkeep.core.context import UserContext
 from doorkeep.core.emailpassword import EmailAlreadyExistsError, WrongCredentialsError
 from doorkeep.core.emailverification import EmailVerified
 from doorkeep.core.errors import TooManyAttemptsError
+from doorkeep.core.services import AppCore
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailDelivery, EmailUser, NoticeEmail
 from doorkeep.flows.reauthentication import Reauthentication, ReauthenticationError

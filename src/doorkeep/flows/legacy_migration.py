@@ -28,7 +28,6 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 
 from doorkeep.background import BackgroundTasks
-from doorkeep.core.services import AppCore
 from doorkeep.core.bulk_import import ImportedUser, insert_users
 from doorkeep.core.common import FieldError, normalise_email
 from doorkeep.core.context import UserContext
@@ -40,6 +39,7 @@ from doorkeep.core.emailpassword import (
 )
 from doorkeep.core.errors import TemporaryFailure
 from doorkeep.core.passwordreset import InvalidResetTokenError, ResetTokenConsumed
+from doorkeep.core.services import AppCore
 from doorkeep.core.users import User
 from doorkeep.recipes.apis import APIOptions, GeneralError, OkResult
 from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordRecipe

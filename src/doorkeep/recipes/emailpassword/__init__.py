@@ -7,10 +7,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from doorkeep.background import BackgroundTasks
-from doorkeep.core.services import AppCore
 from doorkeep.core.common import PUBLIC, email_error
 from doorkeep.core.context import UserContext
 from doorkeep.core.passwordreset import ResetTokenCreated
+from doorkeep.core.services import AppCore
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailDelivery, EmailUser, PasswordResetEmail
 from doorkeep.recipes.base import Override, apply_override

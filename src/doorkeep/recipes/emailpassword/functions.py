@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from doorkeep.core.services import AppCore
 from doorkeep.core.common import FieldError, UnknownUserIdError
 from doorkeep.core.context import UserContext
 from doorkeep.core.emailpassword import (
@@ -17,6 +16,7 @@ from doorkeep.core.passwordreset import (
     ResetTokenConsumed,
     ResetTokenCreated,
 )
+from doorkeep.core.services import AppCore
 from doorkeep.core.users import User
 
 SignInResult = SignInOk | WrongCredentialsError

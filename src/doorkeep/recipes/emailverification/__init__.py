@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from doorkeep.core.services import AppCore
 from doorkeep.core.common import PUBLIC, now_ms
 from doorkeep.core.context import UserContext
 from doorkeep.core.emailverification import (
@@ -21,6 +20,7 @@ from doorkeep.core.emailverification import (
     InvalidVerificationTokenError,
     TokenCreated,
 )
+from doorkeep.core.services import AppCore
 from doorkeep.delivery import EmailDelivery, EmailUser, EmailVerificationEmail
 from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.base import context as _ctx

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from doorkeep.core.services import AppCore
 from doorkeep.core.context import UserContext
 from doorkeep.core.emailverification import (
     EmailAlreadyVerifiedError,
@@ -10,6 +9,7 @@ from doorkeep.core.emailverification import (
     InvalidVerificationTokenError,
     TokenCreated,
 )
+from doorkeep.core.services import AppCore
 
 
 class EmailVerificationFunctions:

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from doorkeep.core.services import AppCore
 from doorkeep.core.common import PUBLIC
 from doorkeep.core.context import UserContext
 from doorkeep.core.passwordless_results import (
@@ -34,6 +33,7 @@ from doorkeep.core.passwordless_secrets import (
     ContactMethod,
     FlowType,
 )
+from doorkeep.core.services import AppCore
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailDelivery, PasswordlessLoginEmail
 from doorkeep.delivery.sms import PasswordlessLoginSms, SmsDelivery

@@ -6,7 +6,6 @@ expect; each calls the core (core/passwordless.py) and returns its status values
 
 from __future__ import annotations
 
-from doorkeep.core.services import AppCore
 from doorkeep.core.context import UserContext
 from doorkeep.core.passwordless_results import (
     UNCHANGED,
@@ -18,6 +17,7 @@ from doorkeep.core.passwordless_results import (
     Unchanged,
     UpdateResult,
 )
+from doorkeep.core.services import AppCore
 from doorkeep.core.users import User
 
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from doorkeep.core.services import AppCore
 from doorkeep.core.common import PUBLIC
 from doorkeep.core.context import UserContext
+from doorkeep.core.services import AppCore
 from doorkeep.core.session_models import NewSession, SessionRecord
 from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.base import context as _ctx

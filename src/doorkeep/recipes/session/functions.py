@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from doorkeep.core.services import AppCore
 from doorkeep.core.context import UserContext
+from doorkeep.core.services import AppCore
 from doorkeep.core.session_models import (
     NewSession,
     SessionRecord,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from doorkeep.core.services import AppCore
 from doorkeep.core.context import UserContext
 from doorkeep.core.idmapping import (
     CreateMappingOk,
@@ -15,6 +14,7 @@ from doorkeep.core.idmapping import (
     UnknownSuperTokensUserIdError,
     UserIdType,
 )
+from doorkeep.core.services import AppCore
 from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.base import context as _ctx
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from doorkeep.core.services import AppCore
 from doorkeep.core.context import UserContext
+from doorkeep.core.services import AppCore
 from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.base import context as _ctx
 

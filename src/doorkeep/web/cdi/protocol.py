@@ -16,8 +16,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from doorkeep.core.services import AppCore
 from doorkeep.core.common import PUBLIC
+from doorkeep.core.services import AppCore
 from doorkeep.web.json_body import JsonTooDeepError, parse_json
 
 SUPPORTED_VERSIONS = ("2.21", "3.0", "3.1", "4.0", "5.0", "5.1", "5.2", "5.3", "5.4")
