@@ -224,3 +224,58 @@ def test_screenshots_of_every_page(browser: Any, site: Site, viewport: str) -> N
     expect(page.locator("#dk-password")).to_be_visible()
     screenshot(page, "reset-password")
     context.close()
+
+
+def test_devices_are_listed_and_the_others_signed_out(browser: Any, site: Site) -> None:
+    """Checklist 20 in the browser: the account page lists the user's signed-in devices,
+    "Sign out other devices" ends the other one, whose next visit is refused (sent to
+    sign in). And checklist 16: no session token ever appears in a URL the browsers
+    requested (navigations, redirects, scripts, styles).
+    Fails if the list shows only this device (mutant: `account` lists the current
+    handle alone) or if the others stay signed in (mutant: `sign_out_other_devices`
+    revokes nothing)."""
+    requested: list[str] = []
+    laptop, phone = browser.new_context(), browser.new_context()
+    for context in (laptop, phone):
+        context.on("request", lambda request: requested.append(request.url))
+    on_laptop, on_phone = laptop.new_page(), phone.new_page()
+    devices = on_laptop.locator(".dk-devices li")
+    other_devices_button = on_laptop.locator("button:has-text('Sign out other devices')")
+
+    on_laptop.goto(f"{site.url}/auth/register")
+    fill(on_laptop, email=EMAIL, password=FIRST, confirm_password=FIRST)
+    on_laptop.click("button:has-text('Create account')")
+    on_laptop.wait_for_url("**/auth/verify-email/sent")
+    on_laptop.goto(f"{site.url}/auth/account")
+    expect(devices).to_have_count(1)
+    expect(devices.first).to_contain_text("this device")
+    expect(other_devices_button).to_have_count(0)  # nothing else to sign out
+
+    sign_in(on_phone, site, EMAIL, FIRST)
+    on_phone.wait_for_url("**/auth/account")
+    expect(on_phone.locator(".dk-devices li")).to_have_count(2)
+
+    on_laptop.reload()
+    expect(devices).to_have_count(2)
+    expect(devices.filter(has_text="this device")).to_have_count(1)
+    tokens = {c["value"] for ctx in (laptop, phone) for c in ctx.cookies() if len(c["value"]) > 16}
+    other_devices_button.click()
+    on_laptop.wait_for_url("**/auth/account?notice=others-signed-out")
+    expect(on_laptop.locator("[data-form-notice]")).to_have_text(
+        "Your other devices are signed out."
+    )
+    expect(devices).to_have_count(1)
+    expect(devices.first).to_contain_text("this device")
+
+    # The phone's session is gone: its next visit is refused and it is asked to sign in.
+    on_phone.goto(f"{site.url}/auth/account")
+    on_phone.wait_for_url("**/auth/login**")
+    expect(on_phone.locator("h1")).not_to_have_text("Your account")
+    on_laptop.goto(f"{site.url}/auth/account")  # this device is still signed in
+    expect(on_laptop.locator("h1")).to_have_text("Your account")
+
+    assert any("/auth/account" in url for url in requested)
+    assert len(tokens) >= 4  # both devices' access and refresh tokens were watched
+    assert [url for url in requested for token in tokens if token in url] == []
+    laptop.close()
+    phone.close()
