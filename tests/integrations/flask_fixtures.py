@@ -29,11 +29,15 @@ from doorkeep.testing import free_port, wait_until_answering
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def must_be_admin(session: Session) -> Mapping[str, Any] | None:
-    """A claim validator of the kind roles will plug in: 403 unless the payload says admin."""
-    if session.access_token_payload.get("role") == "admin":
-        return None
-    return {"id": "role", "reason": {"message": "wrong value", "expectedValue": "admin"}}
+class MustBeAdmin:
+    """A claim validator of the kind roles plug in: 403 unless the payload says admin."""
+
+    key = "role"
+
+    async def check(self, session: Session, *, check_database: bool) -> Mapping[str, Any] | None:
+        if session.access_token_payload.get("role") == "admin":
+            return None
+        return {"message": "wrong value", "expectedValue": "admin"}
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -75,7 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return jsonify(described(session()))
 
     @app.get("/admin")
-    @verify_session(claim_validators=[must_be_admin])
+    @verify_session(claims=[MustBeAdmin()])
     def admin() -> ResponseReturnValue:
         return jsonify(described(session()))
 
@@ -190,7 +194,7 @@ def werkzeug_server(app: Flask, *, port: int | None = None) -> Iterator[str]:
     """Flask's own development server (threaded, as `flask run` is) in a thread."""
     from werkzeug.serving import make_server
 
-    port = free_port()
+    port = port or free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -10,8 +10,8 @@ those take, and their answers back into Flask responses.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from a2wsgi.asgi import build_scope
 from flask import Response, current_app, g, request
@@ -35,10 +35,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXTENSION_KEY = "doorkeep"
 _CONNECTION = "_doorkeep_connection"
 
-# A claim validator looks at a verified session and answers None when the session
-# satisfies it, or the SDK's claim error entry ({"id": ..., "reason": {...}}) when not.
-# Roles and permissions plug in here; a failure answers 403 "invalid claim".
-ClaimValidator = Callable[[Session], Awaitable[Mapping[str, Any] | None]]
+
+class ClaimValidator(Protocol):
+    """A check of a verified session (roles, permissions, ...): `check` answers None when
+    the session satisfies it, else SuperTokens' `reason` for the 403 "invalid claim"."""
+
+    key: str
+
+    async def check(
+        self, session: Session, *, check_database: bool
+    ) -> Mapping[str, Any] | None: ...
 
 
 def extension() -> Doorkeep:
@@ -148,7 +154,7 @@ def verify_session(
     check_database: bool = False,
     anti_csrf_check: bool | None = None,
     require_verified_email: bool | None = None,
-    claim_validators: Sequence[ClaimValidator] = (),
+    claims: Sequence[ClaimValidator] = (),
 ) -> Callable[[F], F]:
     """Protect a Flask view. The session is on `g.supertokens` (and `g.doorkeep_session`);
     None when `session_required=False` and the request carries none.
@@ -171,7 +177,7 @@ def verify_session(
                         check_database=check_database,
                         anti_csrf_check=anti_csrf_check,
                         require_verified_email=require_verified_email,
-                        claim_validators=claim_validators,
+                        claims=claims,
                     )
                 )
             except SessionError as exc:
@@ -194,7 +200,7 @@ async def _verified(
     check_database: bool,
     anti_csrf_check: bool | None,
     require_verified_email: bool | None,
-    claim_validators: Sequence[ClaimValidator],
+    claims: Sequence[ClaimValidator],
 ) -> Session | None:
     session = await get_session(
         dk.session,
@@ -204,14 +210,18 @@ async def _verified(
         anti_csrf_check=anti_csrf_check,
         require_verified_email=require_verified_email,
     )
-    if session is None or not claim_validators:
+    if session is None or not claims:
         return session
-    failures = [f for check in claim_validators if (f := await check(session)) is not None]
+    failures = []
+    for claim in claims:  # every failing claim is listed, as SuperTokens does
+        reason = await claim.check(session, check_database=check_database)
+        if reason is not None:
+            failures.append({"id": claim.key, "reason": dict(reason)})
     if failures:
         raise SessionError(
             "invalid claim",
             status_code=403,
-            body={"message": "invalid claim", "claimValidationErrors": [dict(f) for f in failures]},
+            body={"message": "invalid claim", "claimValidationErrors": failures},
         )
     return session
 
