@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from doorkeep import Doorkeep, Settings
+from doorkeep.ratelimit import Limit, RateLimitConfig
 from doorkeep.web.server import create_app
 
 PASSWORD = "correct horse battery"
@@ -203,11 +204,20 @@ ROUTES = [
 
 
 def test_fuzzed_requests_never_get_a_5xx(tmp_path: Path, sqlite_template: Path) -> None:
-    """hypothesis drives its own event loop here: it calls the test body synchronously."""
+    """hypothesis drives its own event loop here: it calls the test body synchronously.
+
+    Limits are counted but set out of reach, so every example reaches its handler: with
+    the shipped limits, every parseable sign-up after the 20th would be a 429 and test
+    nothing. Fails if the limits keep their defaults (then 429s appear)."""
     path = tmp_path / "fuzz.sqlite3"
     shutil.copy(sqlite_template, path)
     loop = asyncio.new_event_loop()
-    dk = Doorkeep(Settings(database_url=f"sqlite:///{path}"))
+    unreachable = Limit(10**9, 60)
+    limits = RateLimitConfig(
+        **{name: unreachable for name in RateLimitConfig.__dataclass_fields__ if name != "extra"}
+    )
+    dk = Doorkeep(Settings(database_url=f"sqlite:///{path}"), rate_limits=limits)
+    answered: dict[str, set[int]] = {}
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(dk)), base_url="http://t")
     signed_up = loop.run_until_complete(
         http.post("/auth/signup", json=fields(email="a@example.com", password=PASSWORD))
@@ -248,6 +258,8 @@ def test_fuzzed_requests_never_get_a_5xx(tmp_path: Path, sqlite_template: Path) 
             http.request(method, url, content=content, headers=headers, params=params)
         )
         assert response.status_code < 500, (route, body, headers, response.text)
+        assert response.status_code != 429, "a limit stopped the example before its handler"
+        answered.setdefault(url, set()).add(response.status_code)
         assert response.headers["content-type"].startswith("application/json")
 
     try:
@@ -256,3 +268,6 @@ def test_fuzzed_requests_never_get_a_5xx(tmp_path: Path, sqlite_template: Path) 
         loop.run_until_complete(http.aclose())
         loop.run_until_complete(dk.close())
         loop.close()
+    # The handlers were reached: sign-up and sign-in answered (200 carries their
+    # FIELD_ERROR / WRONG_CREDENTIALS statuses), not only refused at the door.
+    assert 200 in answered["/auth/signup"] and 200 in answered["/auth/signin"], answered
