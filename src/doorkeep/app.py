@@ -18,6 +18,7 @@ from doorkeep.core.housekeeping import Housekeeping
 from doorkeep.core.services import Core
 from doorkeep.core.users import User
 from doorkeep.delivery import EmailDelivery, EmailDeliveryConfig
+from doorkeep.delivery.sms import SmsDelivery, SmsDeliveryConfig
 from doorkeep.flows import Flows
 from doorkeep.flows.change_email import ChangeEmail
 from doorkeep.flows.change_password import ChangePassword
@@ -29,6 +30,7 @@ from doorkeep.flows.legacy_migration import (
 )
 from doorkeep.flows.limits import Attempts
 from doorkeep.flows.password_reset import PasswordReset
+from doorkeep.flows.passwordless import Passwordless
 from doorkeep.flows.reauthentication import Reauthentication
 from doorkeep.flows.sign_in import SignIn
 from doorkeep.flows.sign_up import SignUp
@@ -36,6 +38,7 @@ from doorkeep.ratelimit import DatabaseCounters, RateLimitConfig, RateLimiter, R
 from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordRecipe
 from doorkeep.recipes.emailverification import EmailVerificationConfig, EmailVerificationRecipe
+from doorkeep.recipes.passwordless import PasswordlessConfig, PasswordlessRecipe
 from doorkeep.recipes.session import SessionConfig, SessionRecipe
 from doorkeep.recipes.useridmapping import UserIdMappingConfig, UserIdMappingRecipe
 from doorkeep.recipes.usermetadata import UserMetadataConfig, UserMetadataRecipe
@@ -56,6 +59,7 @@ class FlowsConfig:
     override_change_password: Override[ChangePassword] | None = None
     override_change_email: Override[ChangeEmail] | None = None
     override_legacy_migration: Override[LegacyMigration] | None = None
+    override_passwordless: Override[Passwordless] | None = None
 
 
 class Doorkeep:
@@ -80,6 +84,8 @@ class Doorkeep:
         usermetadata: UserMetadataConfig | None = None,
         useridmapping: UserIdMappingConfig | None = None,
         pages: PagesConfig | None = None,
+        passwordless: PasswordlessConfig | None = None,
+        sms_delivery: SmsDeliveryConfig | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.started = False
@@ -124,6 +130,10 @@ class Doorkeep:
         )
         self.emailverification = EmailVerificationRecipe(
             public, self.email_delivery, self.session, emailverification
+        )
+        self.sms_delivery = SmsDelivery.create(self.settings, sms_delivery)
+        self.passwordless = PasswordlessRecipe(
+            public, self.email_delivery, self.sms_delivery, self.session, passwordless
         )
         self.flows = self._build_flows(flows, legacy_migration)
         # The web faces: they translate the flows' statuses into JSON and HTML.
@@ -181,6 +191,9 @@ class Doorkeep:
             change_password=apply_override(change_password, config.override_change_password),
             change_email=change_email,
             legacy_migration=legacy_migration,
+            passwordless=apply_override(
+                Passwordless(self.passwordless, attempts), config.override_passwordless
+            ),
         )
 
     async def start(self) -> None:
@@ -197,6 +210,7 @@ class Doorkeep:
         await self.housekeeping.stop()
         await self.background.drain(timeout=5)
         await self.email_delivery.background.drain(timeout=5)
+        await self.sms_delivery.background.drain(timeout=5)
         await self.core.close()
         if isinstance(self.limiter.store, RedisCounters):
             await self.limiter.store.close()

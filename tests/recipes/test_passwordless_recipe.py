@@ -23,6 +23,7 @@ from doorkeep.recipes.passwordless import (
     PasswordlessFunctions,
     PasswordlessRecipe,
 )
+from doorkeep.recipes.session import SessionRecipe
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def recipe(core: Core, config: PasswordlessConfig | None = None) -> Passwordless
     settings = core.settings
     emails = EmailDelivery.create(settings, EmailDeliveryConfig(sender=OutboxSender()))
     texts = SmsDelivery.create(settings, SmsDeliveryConfig(sender=OutboxSmsSender()))
-    return PasswordlessRecipe(core.public, emails, texts, config)
+    return PasswordlessRecipe(core.public, emails, texts, SessionRecipe(core.public), config)
 
 
 def outbox(sender: object) -> OutboxSender:

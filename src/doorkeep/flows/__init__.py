@@ -16,6 +16,7 @@ from doorkeep.flows.change_password import ChangePassword
 from doorkeep.flows.email_verification import EmailVerification
 from doorkeep.flows.legacy_migration import LegacyMigration
 from doorkeep.flows.password_reset import PasswordReset
+from doorkeep.flows.passwordless import Passwordless
 from doorkeep.flows.reauthentication import Reauthentication
 from doorkeep.flows.sign_in import SignIn
 from doorkeep.flows.sign_up import SignUp
@@ -35,3 +36,4 @@ class Flows:
     change_password: ChangePassword
     change_email: ChangeEmail
     legacy_migration: LegacyMigration | None  # with a legacy provider only
+    passwordless: Passwordless

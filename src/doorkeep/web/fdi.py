@@ -19,14 +19,20 @@ from starlette.routing import Route, Router
 from doorkeep.core.emailverification import EmailVerified
 from doorkeep.core.errors import BadRequest, TemporaryFailure, TooManyAttemptsError
 from doorkeep.core.keys import KeyService
+from doorkeep.core.passwordless_results import (
+    ExpiredUserInputCodeError,
+    IncorrectUserInputCodeError,
+)
 from doorkeep.flows import Flows
 from doorkeep.flows.change_password import PasswordChanged
 from doorkeep.recipes.emailpassword.apis import EmailExistsOk, SignInPostOk, SignUpPostOk
 from doorkeep.recipes.emailpassword.forms import parse_form_fields
 from doorkeep.recipes.emailverification import EmailVerificationRecipe
+from doorkeep.recipes.passwordless.apis import ConsumeCodePostOk, CreateCodePostOk, ExistsOk
 from doorkeep.recipes.session import SessionRecipe
 from doorkeep.recipes.session.request import SessionError, api_options, get_session, mutations_of
 from doorkeep.web.http import (
+    fdi_major,
     json_not_found,
     password_change_input,
     read_json,
@@ -90,6 +96,8 @@ class FrontendApi:
                 ),
                 Route(f"{prefix}/user/email/verify", self._wrap(self.verify_email), methods=post),
             ]
+            if flows.passwordless.passwordless.enabled:
+                routes += self._passwordless_routes(prefix)
         self.router = Router(routes=routes, default=json_not_found)
 
     def handles(self, path: str) -> bool:
@@ -221,6 +229,95 @@ class FrontendApi:
         )
         return status_json(result)
 
+    # -- passwordless ------------------------------------------------------------------------
+
+    def _passwordless_routes(self, prefix: str) -> list[Route]:
+        exists = self._wrap(self.passwordless_phone_number_exists)
+        return [
+            Route(f"{prefix}/signinup/code", self._wrap(self.create_code), methods=["POST"]),
+            Route(f"{prefix}/signinup/code/resend", self._wrap(self.resend_code), methods=["POST"]),
+            Route(
+                f"{prefix}/signinup/code/consume", self._wrap(self.consume_code), methods=["POST"]
+            ),
+            Route(
+                f"{prefix}/passwordless/email/exists",
+                self._wrap(self.passwordless_email_exists),
+                methods=["GET"],
+            ),
+            # The SDKs' spelling, and the FDI specification's.
+            Route(f"{prefix}/passwordless/phonenumber/exists", exists, methods=["GET"]),
+            Route(f"{prefix}/passwordless/phoneNumber/exists", exists, methods=["GET"]),
+        ]
+
+    async def create_code(self, request: Request) -> Response:
+        body = await read_json_object(request)
+        result = await self.flows.passwordless.create_code(
+            request, body.get("email"), body.get("phoneNumber"), tenant_of(request)
+        )
+        if isinstance(result, CreateCodePostOk):
+            return JSONResponse(result.to_json())
+        return status_json(result)
+
+    async def resend_code(self, request: Request) -> Response:
+        body = await read_json_object(request)
+        result = await self.flows.passwordless.resend_code(
+            request, body.get("deviceId"), body.get("preAuthSessionId"), tenant_of(request)
+        )
+        return status_json(result)
+
+    async def consume_code(self, request: Request) -> Response:
+        body = await read_json_object(request)
+        result = await self.flows.passwordless.consume_code(
+            request,
+            body.get("preAuthSessionId"),
+            tenant_of(request),
+            user_input_code=body.get("userInputCode"),
+            device_id=body.get("deviceId"),
+            link_code=body.get("linkCode"),
+        )
+        if isinstance(result, ConsumeCodePostOk):
+            user = user_json(result.user, request)
+            if fdi_major(request) >= 4:
+                return JSONResponse(
+                    {
+                        "status": "OK",
+                        "createdNewRecipeUser": result.created_new_recipe_user,
+                        "user": user,
+                    }
+                )
+            if result.user.phone_numbers:  # FDI 3's user has the contact it signed in with
+                user["phoneNumber"] = result.user.phone_numbers[0]
+            return JSONResponse(
+                {"status": "OK", "createdNewUser": result.created_new_recipe_user, "user": user}
+            )
+        if isinstance(result, IncorrectUserInputCodeError | ExpiredUserInputCodeError):
+            return JSONResponse(
+                {
+                    "status": result.status,
+                    "failedCodeInputAttemptCount": result.failed_code_input_attempt_count,
+                    "maximumCodeInputAttempts": result.maximum_code_input_attempts,
+                }
+            )
+        return status_json(result)
+
+    async def passwordless_email_exists(self, request: Request) -> Response:
+        email = request.query_params.get("email")
+        if not email:
+            raise BadRequest("Please provide the email as a GET param")
+        result = await self.flows.passwordless.email_exists(request, email, tenant_of(request))
+        return exists_json(result)
+
+    async def passwordless_phone_number_exists(self, request: Request) -> Response:
+        phone_number = request.query_params.get("phoneNumber")
+        if not phone_number:
+            raise BadRequest("Please provide the phoneNumber as a GET param")
+        result = await self.flows.passwordless.phone_number_exists(
+            request, phone_number, tenant_of(request)
+        )
+        return exists_json(result)
+
+    # -- sessions ----------------------------------------------------------------------------
+
     async def refresh(self, request: Request) -> Response:
         await self.session.apis.refresh_post(api_options(request, self.session.config), {})
         return JSONResponse({})
@@ -260,3 +357,16 @@ class FrontendApi:
             return response
 
         return endpoint
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return body
+
+
+def exists_json(result: ExistsOk | TooManyAttemptsError) -> Response:
+    if isinstance(result, TooManyAttemptsError):
+        return too_many_attempts(result.retry_after)
+    return JSONResponse({"status": "OK", "exists": result.exists})

@@ -39,12 +39,15 @@ from doorkeep.delivery import EmailDelivery, PasswordlessLoginEmail
 from doorkeep.delivery.sms import PasswordlessLoginSms, SmsDelivery
 from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.base import context as _ctx
+from doorkeep.recipes.passwordless.apis import PasswordlessApis
 from doorkeep.recipes.passwordless.functions import PasswordlessFunctions
+from doorkeep.recipes.session import SessionRecipe
 
 __all__ = [
     "UNCHANGED",
     "ContactMethod",
     "FlowType",
+    "PasswordlessApis",
     "PasswordlessConfig",
     "PasswordlessFunctions",
     "PasswordlessRecipe",
@@ -61,6 +64,7 @@ class PasswordlessConfig:
     flow_type: FlowType | None = None  # None: from settings.passwordless_flow
     get_custom_user_input_code: CustomCode | None = None
     override_functions: Override[PasswordlessFunctions] | None = None
+    override_apis: Override[PasswordlessApis] | None = None
 
 
 class PasswordlessRecipe:
@@ -71,6 +75,7 @@ class PasswordlessRecipe:
         core: AppCore,
         email_delivery: EmailDelivery,
         sms_delivery: SmsDelivery,
+        session: SessionRecipe,
         config: PasswordlessConfig | None = None,
     ) -> None:
         self.core = core
@@ -84,6 +89,7 @@ class PasswordlessRecipe:
         )
         self.flow_type = self.config.flow_type or FLOW_SETTINGS[settings.passwordless_flow]
         self.functions = apply_override(PasswordlessFunctions(core), self.config.override_functions)
+        self.apis = apply_override(PasswordlessApis(self, session), self.config.override_apis)
 
     # -- codes, sent -----------------------------------------------------------------------
 
