@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from doorkeep.recipes.session.claims import ClaimValidator
 from doorkeep.recipes.session.request import (
     MUTATIONS_KEY,
     Session,
@@ -166,12 +167,14 @@ async def session_of(
     check_database: bool = False,
     anti_csrf_check: bool | None = None,
     require_verified_email: bool | None = None,
+    claims: Sequence[ClaimValidator] = (),
 ) -> Session | None:
     """The request's session, from inside any endpoint: `await session_of(request)`.
 
     Failures raise SessionError, which `install()`'s handler turns into the 401/403
     answers the SuperTokens frontend SDK understands. Skipping a dependency layer
-    makes this the cheapest way to protect a FastAPI route.
+    makes this the cheapest way to protect a FastAPI route. `claims` are the route's
+    requirements, e.g. `[UserRoleClaim.includes("admin")]` (doorkeep.recipes.userroles).
     """
     return await get_session(
         doorkeep_of(conn).session,
@@ -180,6 +183,7 @@ async def session_of(
         check_database=check_database,
         anti_csrf_check=anti_csrf_check,
         require_verified_email=require_verified_email,
+        claims=claims,
     )
 
 
@@ -192,6 +196,7 @@ def requires_session(
     check_database: bool = False,
     anti_csrf_check: bool | None = None,
     require_verified_email: bool | None = None,
+    claims: Sequence[ClaimValidator] = (),
 ) -> Callable[[Endpoint], Endpoint]:
     """Protect a Starlette endpoint; the session is at `request.state.session`."""
 
@@ -205,6 +210,7 @@ def requires_session(
                     check_database=check_database,
                     anti_csrf_check=anti_csrf_check,
                     require_verified_email=require_verified_email,
+                    claims=claims,
                 )
             except SessionError as exc:
                 return session_error_response(request, exc)

@@ -15,6 +15,7 @@ from doorkeep.core.session_models import (
     UnauthorisedError,
     VerifiedSession,
 )
+from doorkeep.core.sessions import PayloadRefresh
 from doorkeep.recipes.session.claims import ClaimRegistry
 
 VerifyResult = VerifiedSession | TryRefreshTokenError | UnauthorisedError
@@ -83,9 +84,28 @@ class SessionFunctions:
     async def refresh_session(
         self, refresh_token: str, disable_anti_csrf: bool, user_context: UserContext
     ) -> RefreshResult:
+        """A new token pair; the claims of new sessions are valued again (a user's roles
+        changed since the last refresh reach this session now)."""
         return await self.core.sessions.refresh(
-            refresh_token, enable_anti_csrf=not disable_anti_csrf
+            refresh_token,
+            enable_anti_csrf=not disable_anti_csrf,
+            refresh_payload=self._claim_values(user_context),
         )
+
+    def _claim_values(self, user_context: UserContext) -> PayloadRefresh | None:
+        claims = self.claims.at_creation
+        if not claims:
+            return None
+
+        async def values(record: SessionRecord) -> dict[str, Any]:
+            return {
+                claim.key: await claim.value_for(
+                    record.user_id, record.recipe_user_id, record.tenant_id, user_context
+                )
+                for claim in claims
+            }
+
+        return values
 
     async def revoke_session(self, session_handle: str, user_context: UserContext) -> bool:
         return bool(await self.core.sessions.revoke([session_handle]))

@@ -8,7 +8,7 @@ integration call it, none re-implements it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.exceptions import HTTPException
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from doorkeep.recipes.session import SessionRecipe
+    from doorkeep.recipes.session.claims import ClaimValidator
 
 MUTATIONS_KEY = "doorkeep.response"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -74,10 +75,12 @@ class SessionError(HTTPException):
     @classmethod
     def invalid_claim(cls, claim_key: str, reason: Mapping[str, Any]) -> SessionError:
         """403: the session lacks a claim the route needs (e.g. a verified email)."""
-        body = {
-            "message": "invalid claim",
-            "claimValidationErrors": [{"id": claim_key, "reason": dict(reason)}],
-        }
+        return cls.invalid_claims([{"id": claim_key, "reason": dict(reason)}])
+
+    @classmethod
+    def invalid_claims(cls, failures: Sequence[Mapping[str, Any]]) -> SessionError:
+        """403 listing every failed claim check `{"id", "reason"}`, as SuperTokens does."""
+        body = {"message": "invalid claim", "claimValidationErrors": [dict(f) for f in failures]}
         return cls("invalid claim", status_code=403, body=body)
 
 
@@ -173,6 +176,21 @@ class Session:
         if not await self._recipe.update_session_data_in_database(self.handle, data):
             raise SessionError.unauthorised()
 
+    async def fetch_and_set_claim(
+        self, claim: str | ClaimValidator, user_context: UserContext | None = None
+    ) -> bool:
+        """Value a registered claim again (e.g. the user's roles after a change) and put
+        it in this session's token now: the client gets a new access token with this
+        response (SuperTokens' name). False if no recipe registered that claim."""
+        key = claim if isinstance(claim, str) else claim.key
+        source = self._recipe.claims.find(key)
+        if source is None:
+            return False
+        context = {} if user_context is None else user_context
+        value = await source.value_for(self.user_id, self.recipe_user_id, self.tenant_id, context)
+        await self.merge_into_access_token_payload({key: value}, context)
+        return True
+
     async def merge_into_access_token_payload(
         self, update: Mapping[str, Any], user_context: UserContext | None = None
     ) -> None:
@@ -204,6 +222,7 @@ async def get_session(
     check_database: bool = False,
     anti_csrf_check: bool | None = None,
     require_verified_email: bool | None = None,
+    claims: Sequence[ClaimValidator] = (),
 ) -> Session | None:
     """The request's session, None (if not required and absent), or a SessionError.
 
@@ -211,6 +230,8 @@ async def get_session(
     fails): `require_verified_email` (SuperTokens' name; the email-verification claim
     is the only one so far) True checks every registered claim, False none, and None
     those registered to be checked by default (email verification in REQUIRED mode).
+    `claims` are the route's own requirements (`UserRoleClaim.includes("admin")`): every
+    one is checked and every failure listed in the one 403.
     """
     found = access_token_from(conn)
     if found is None:
@@ -248,14 +269,29 @@ async def get_session(
         )
     session = Session(recipe, conn, result, token, mode)
     # Usually an empty tuple: then checking claims costs one loop over nothing.
-    claims = recipe.claims
+    registry = recipe.claims
     if require_verified_email is None:
-        checks = claims.checked_by_default
+        checks = registry.checked_by_default
     else:
-        checks = claims.checked if require_verified_email else ()
+        checks = registry.checked if require_verified_email else ()
     for claim in checks:
         await claim.validate(session)
+    if claims:
+        await check_claims(session, claims, check_database=check_database)
     return session
+
+
+async def check_claims(
+    session: Session, validators: Sequence[ClaimValidator], *, check_database: bool = False
+) -> None:
+    """SessionError 403 naming every validator the session fails, else nothing."""
+    failures = []
+    for validator in validators:
+        reason = await validator.check(session, check_database=check_database)
+        if reason is not None:
+            failures.append({"id": validator.key, "reason": dict(reason)})
+    if failures:
+        raise SessionError.invalid_claims(failures)
 
 
 def attach_new_session(
