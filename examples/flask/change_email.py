@@ -7,9 +7,10 @@ this user, email it a verification link; the account switches to it when the lin
 is used, through the seed's override of the email-verification API. If it is
 already verified, update at once.
 
-The seed's views call passwordless' `update_user`; for email/password users the same
-step is `update_email_or_password`. (doorkeep also ships this flow built in, with
-re-authentication: `POST /auth/user/email/change`.)
+The seed's views are for passwordless users and call passwordless' `update_user`: they
+are here as written under `/passwordless/change-email[/verified]`; for email/password
+users the same step is `update_email_or_password`. (doorkeep also ships the
+email/password flow built in, with re-authentication: `POST /auth/user/email/change`.)
 
 Run: DOORKEEP_DATABASE_URL=sqlite:///example.sqlite3 DOORKEEP_SMTP_URL=smtp://127.0.0.1:1025 \
      flask --app examples/flask/change_email.py run
@@ -29,6 +30,7 @@ from doorkeep import Settings
 from doorkeep.core.context import UserContext
 from doorkeep.core.emailpassword import EmailAlreadyExistsError, UpdateOk
 from doorkeep.core.emailverification import EmailVerified, InvalidVerificationTokenError
+from doorkeep.core.passwordless_results import UpdateResult
 from doorkeep.integrations.flask import Doorkeep, FlaskSession, verify_session
 from doorkeep.recipes.emailverification import EmailVerificationApis, EmailVerificationConfig
 from doorkeep.recipes.session.request import Session
@@ -36,6 +38,7 @@ from doorkeep.recipes.session.request import Session
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    app.config["DOORKEEP_PASSWORDLESS"] = "email"  # passwordless users too (sign-in by code)
     app.config.update(config or {})
     auth = Doorkeep(app, create=build_doorkeep)
     dk_sync = auth.sync
@@ -97,7 +100,58 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             return jsonify({"status": "EMAIL_ALREADY_EXISTS_ERROR"})
         raise Exception("Should never reach here")
 
+    # -- the seed's views as written: passwordless users --------------------------------
+
+    @app.route("/passwordless/change-email", methods=["POST"])
+    @verify_session()
+    def passwordless_change_email() -> ResponseReturnValue:
+        """Flow 1 for passwordless users."""
+        session: FlaskSession = g.supertokens
+        request_body = request.get_json(silent=True)
+        if not isinstance(request_body, dict) or not isinstance(request_body.get("email"), str):
+            return jsonify({"status": "INVALID_BODY_ERROR"}), 400
+        email = request_body["email"]
+        # validate the input email
+        if not is_valid_email(email):
+            return jsonify({"status": "INVALID_EMAIL_ERROR"}), 400
+        # update the users email
+        update_response = dk_sync.passwordless.update_user(
+            session.get_recipe_user_id(), email=email
+        )
+        return updated(update_response)
+
+    @app.route("/passwordless/change-email/verified", methods=["POST"])
+    @verify_session()
+    def passwordless_change_email_after_verifying() -> ResponseReturnValue:
+        """Flow 2 for passwordless users."""
+        session: FlaskSession = g.supertokens
+        request_body = request.get_json(silent=True)
+        if not isinstance(request_body, dict) or not isinstance(request_body.get("email"), str):
+            return jsonify({"status": "INVALID_BODY_ERROR"}), 400
+        email = request_body["email"]
+        if not is_valid_email(email):
+            return jsonify({"status": "INVALID_EMAIL_ERROR"}), 400
+        user_id = session.get_user_id()
+        # verification is stored per user ID AND email
+        is_verified = dk_sync.emailverification.is_email_verified(user_id, email)
+        if not is_verified:
+            # Create and send the email verification link to the user for the new email.
+            dk_sync.emailverification.send_email_verification_email(
+                session.get_tenant_id(), user_id, email
+            )
+            return jsonify({"status": "VERIFICATION_EMAIL_SENT"})
+        # update the users email
+        return updated(dk_sync.passwordless.update_user(session.get_recipe_user_id(), email=email))
+
     return app
+
+
+def updated(update_response: UpdateResult) -> ResponseReturnValue:
+    if isinstance(update_response, UpdateOk):
+        return jsonify({"status": "OK"})
+    if isinstance(update_response, EmailAlreadyExistsError):
+        return jsonify({"status": "EMAIL_ALREADY_EXISTS_ERROR"})
+    raise Exception("Should never reach here")
 
 
 def build_doorkeep(settings: Settings) -> CoreDoorkeep:
@@ -121,10 +175,18 @@ def build_doorkeep(settings: Settings) -> CoreDoorkeep:
             )
             if isinstance(response, EmailVerified):
                 # This will update the email of the user to the one that was just
-                # marked as verified by the token.
-                await dk.emailpassword.update_email_or_password(
-                    response.user_id, email=response.email, user_context=user_context
-                )
+                # marked as verified by the token: by the recipe the user signs in with.
+                user = await dk.get_user(response.user_id)
+                methods = () if user is None else user.login_methods
+                for method in methods:
+                    if method.recipe_id == "passwordless":
+                        await dk.passwordless.update_user(
+                            method.recipe_user_id, email=response.email, user_context=user_context
+                        )
+                    elif method.recipe_id == "emailpassword":
+                        await dk.emailpassword.update_email_or_password(
+                            method.recipe_user_id, email=response.email, user_context=user_context
+                        )
             return response
 
         original_implementation.verify_email_post = verify_email_post  # type: ignore[method-assign]

@@ -258,3 +258,64 @@ def test_seed_001_just_in_time_migration(database_url: str) -> None:
                 "/auth/signin", json=fields(email=hopper, password="hopper's old password")
             )
             assert again.json()["status"] == "OK"
+
+
+def passwordless_sign_in(client: httpx.Client, smtp: SmtpSink, email: str) -> httpx.Response:
+    """The seed's users: a one-time code by email, typed back."""
+    seen = len(smtp.messages)
+    created = client.post("/auth/signinup/code", json={"email": email})
+    assert created.json()["status"] == "OK", created.text
+    message = smtp.wait_for(seen + 1)[seen]
+    assert message["To"] == email
+    code = re.search(r"^\s+(\S+)\s*$", email_text(message), re.MULTILINE)
+    assert code is not None
+    consumed = client.post(
+        "/auth/signinup/code/consume",
+        json={
+            "preAuthSessionId": created.json()["preAuthSessionId"],
+            "deviceId": created.json()["deviceId"],
+            "userInputCode": code.group(1),
+        },
+    )
+    assert consumed.json()["status"] == "OK", consumed.text
+    return consumed
+
+
+def test_seed_002_for_passwordless_users_as_written(database_url: str) -> None:
+    with SmtpSink() as smtp:
+        app = change_email.create_app(config(database_url, DOORKEEP_SMTP_URL=smtp.url))
+        with serving(app) as client:
+            first, second, third, taken = new_email(), new_email(), new_email(), new_email()
+            signed_in = passwordless_sign_in(client, smtp, first)
+            user_id = signed_in.json()["user"]["id"]
+            session = bearer(signed_in)
+            passwordless_sign_in(client, smtp, taken)
+
+            # Flow 1: passwordless update_user, at once.
+            clash = client.post(
+                "/passwordless/change-email", json={"email": taken}, headers=session
+            )
+            assert clash.json() == {"status": "EMAIL_ALREADY_EXISTS_ERROR"}
+            changed = client.post(
+                "/passwordless/change-email", json={"email": second}, headers=session
+            )
+            assert changed.json() == {"status": "OK"}
+            assert passwordless_sign_in(client, smtp, second).json()["user"]["id"] == user_id
+
+            # Flow 2: a link first; the override updates the passwordless user when used.
+            seen = len(smtp.messages)
+            sent = client.post(
+                "/passwordless/change-email/verified", json={"email": third}, headers=session
+            )
+            assert sent.json() == {"status": "VERIFICATION_EMAIL_SENT"}
+            link = smtp.wait_for(seen + 1)[seen]
+            assert link["To"] == third
+            token = re.search(r"token=([^&\s]+)", email_text(link))
+            assert token is not None
+            verified = client.post(
+                "/auth/user/email/verify", json={"method": "token", "token": token.group(1)}
+            )
+            assert verified.json()["status"] == "OK", verified.text
+            moved = passwordless_sign_in(client, smtp, third)
+            assert moved.json()["user"]["id"] == user_id
+            assert moved.json()["user"]["emails"] == [third]

@@ -17,10 +17,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from doorkeep.core.common import PUBLIC
+from doorkeep.core.passwordless_results import UNCHANGED, Unchanged
 
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep as CoreDoorkeep
     from doorkeep.core.emailpassword import SignUpResult
+    from doorkeep.core.passwordless_results import (
+        ConsumeResult,
+        CreateResult,
+    )
+    from doorkeep.core.passwordless_results import (
+        UpdateResult as PlUpdate,
+    )
     from doorkeep.core.session_models import SessionRecord
     from doorkeep.core.users import User
     from doorkeep.integrations.flask.runtime import ProcessRuntime
@@ -238,6 +246,94 @@ class SyncUserIdMapping(_Part):
         )
 
 
+class SyncPasswordless(_Part):
+    def create_and_send_code(
+        self,
+        *,
+        email: str | None = None,
+        phone_number: str | None = None,
+        tenant_id: str = PUBLIC,
+        user_context: UserContext | None = None,
+    ) -> CreateResult:
+        return self._run(
+            lambda dk: dk.passwordless.create_and_send_code(
+                email=email,
+                phone_number=phone_number,
+                tenant_id=tenant_id,
+                user_context=user_context,
+            )
+        )
+
+    def consume_code(
+        self,
+        pre_auth_session_id: str,
+        *,
+        user_input_code: str | None = None,
+        device_id: str | None = None,
+        link_code: str | None = None,
+        tenant_id: str = PUBLIC,
+        user_context: UserContext | None = None,
+    ) -> ConsumeResult:
+        return self._run(
+            lambda dk: dk.passwordless.consume_code(
+                pre_auth_session_id,
+                user_input_code=user_input_code,
+                device_id=device_id,
+                link_code=link_code,
+                tenant_id=tenant_id,
+                user_context=user_context,
+            )
+        )
+
+    def update_user(
+        self,
+        recipe_user_id: str,
+        *,
+        email: str | Unchanged | None = UNCHANGED,
+        phone_number: str | Unchanged | None = UNCHANGED,
+        user_context: UserContext | None = None,
+    ) -> PlUpdate:
+        """The seed's `passwordless.syncio.update_user` (None deletes a value)."""
+        return self._run(
+            lambda dk: dk.passwordless.update_user(
+                recipe_user_id, email=email, phone_number=phone_number, user_context=user_context
+            )
+        )
+
+    def get_user_by_email(
+        self, email: str, tenant_id: str = PUBLIC, user_context: UserContext | None = None
+    ) -> User | None:
+        return self._run(
+            lambda dk: dk.passwordless.get_user_by_email(email, tenant_id, user_context)
+        )
+
+    def get_user_by_phone_number(
+        self, phone_number: str, tenant_id: str = PUBLIC, user_context: UserContext | None = None
+    ) -> User | None:
+        return self._run(
+            lambda dk: dk.passwordless.get_user_by_phone_number(
+                phone_number, tenant_id, user_context
+            )
+        )
+
+    def revoke_all_codes(
+        self,
+        *,
+        email: str | None = None,
+        phone_number: str | None = None,
+        tenant_id: str = PUBLIC,
+        user_context: UserContext | None = None,
+    ) -> None:
+        self._run(
+            lambda dk: dk.passwordless.revoke_all_codes(
+                email=email,
+                phone_number=phone_number,
+                tenant_id=tenant_id,
+                user_context=user_context,
+            )
+        )
+
+
 class SyncDoorkeep(_Part):
     """`auth.sync`: the recipes' synchronous faces, and user-level operations."""
 
@@ -248,6 +344,7 @@ class SyncDoorkeep(_Part):
         self.emailverification = SyncEmailVerification(runtime)
         self.usermetadata = SyncUserMetadata(runtime)
         self.useridmapping = SyncUserIdMapping(runtime)
+        self.passwordless = SyncPasswordless(runtime)
 
     def run(self, call: Callable[[CoreDoorkeep], Awaitable[T]]) -> T:
         """Run any part of the asynchronous API: `run(lambda dk: dk.get_user(user_id))`."""
