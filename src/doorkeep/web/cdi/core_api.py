@@ -26,7 +26,9 @@ from doorkeep.core.common import PUBLIC
 from doorkeep.core.tenants import tenant_exists
 from doorkeep.storage.database import is_unavailable
 from doorkeep.web.cdi import emailpassword as ep
+from doorkeep.web.cdi import jwt as jw
 from doorkeep.web.cdi import passwordless as pl
+from doorkeep.web.cdi import roles as ro
 from doorkeep.web.cdi import session as se
 from doorkeep.web.cdi import users as us
 from doorkeep.web.cdi.protocol import (
@@ -69,7 +71,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("PUT", "/recipe/jwt/data"): se.update_jwt_data,
     ("POST", "/recipe/session/regenerate"): se.regenerate,
     ("GET", "/.well-known/jwks.json"): se.jwks,
-    ("GET", "/recipe/jwt/jwks"): se.jwks,
+    ("GET", "/recipe/jwt/jwks"): jw.jwks,
+    ("POST", "/recipe/jwt"): jw.create_jwt,
     ("GET", "/user/id"): us.get_user,
     ("GET", "/users"): us.list_users,
     ("GET", "/users/count"): us.count_users,
@@ -89,6 +92,16 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/recipe/user/email/verify/remove"): us.unverify_email,
     ("POST", "/recipe/user/email/verify/token/remove"): us.revoke_verification_tokens,
     ("GET", "/recipe/multitenancy/tenant/v2"): us.get_tenant,
+    ("PUT", "/recipe/role"): ro.create_role,
+    ("GET", "/recipe/role/permissions"): ro.permissions_of_role,
+    ("POST", "/recipe/role/permissions/remove"): ro.remove_permissions,
+    ("GET", "/recipe/permission/roles"): ro.roles_with_permission,
+    ("POST", "/recipe/role/remove"): ro.delete_role,
+    ("GET", "/recipe/roles"): ro.all_roles,
+    ("PUT", "/recipe/user/role"): ro.add_role_to_user,
+    ("POST", "/recipe/user/role/remove"): ro.remove_user_role,
+    ("GET", "/recipe/user/roles"): ro.roles_of_user,
+    ("GET", "/recipe/role/users"): ro.users_with_role,
     ("PUT", "/recipe/multitenancy/tenant/v2"): us.create_tenant,
 }
 _TENANT_ROUTES = {"/recipe/multitenancy/tenant/v2"}  # they answer for unknown tenants
