@@ -28,7 +28,7 @@ serve: $(SERVE_STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench

@@ -134,7 +134,12 @@ def serve_in_subprocess(
         yield process, url
     finally:
         if process.poll() is None:
-            process.kill()
+            # A clean stop first, so a coverage run saves what the process measured.
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
         process.wait(10)
 
 
