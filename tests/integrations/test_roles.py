@@ -25,7 +25,12 @@ from doorkeep import Doorkeep, Settings
 from doorkeep.core.roles import RoleService
 from doorkeep.integrations.fastapi import Session, install, session_of, verify_session
 from doorkeep.integrations.starlette import requires_session
-from doorkeep.recipes.userroles import PermissionClaim, UserRoleClaim, UserRolesRecipe
+from doorkeep.recipes.userroles import (
+    PermissionClaim,
+    UserRoleClaim,
+    UserRolesConfig,
+    UserRolesRecipe,
+)
 from doorkeep.testing import serve_in_thread
 
 PASSWORD = "correct horse battery"
@@ -38,7 +43,7 @@ PUBLISHER = [
 
 
 def with_roles(dk: Doorkeep) -> Doorkeep:
-    UserRolesRecipe(dk.core.public, dk.session)  # registers st-role and st-perm
+    UserRolesRecipe(dk.core.public, dk.session, UserRolesConfig())  # st-role, st-perm
     return dk
 
 
@@ -256,26 +261,38 @@ def test_the_role_check_reads_the_token_only(stack: Stack) -> None:
     assert stack.statements != []
 
 
-def test_a_session_without_the_claim_gets_it_from_the_database(database_url: str) -> None:
-    """With `skip_adding_roles_to_access_token`, new sessions carry no `st-role`; the
-    first role route reads it once and sends the client a token that carries it."""
-    from doorkeep.recipes.userroles import UserRolesConfig
-
+@pytest.mark.parametrize(
+    "config", [None, UserRolesConfig(skip_adding_roles_to_access_token=True)], ids=["off", "skip"]
+)
+def test_a_session_without_the_claim_gets_it_from_the_database(
+    database_url: str, config: UserRolesConfig | None
+) -> None:
+    """Without the recipe's config (or with `skip_adding_roles_to_access_token`), new
+    sessions carry no `st-role`; the first role route reads it once and sends the client
+    a token that carries it, and from then on refreshes value it again."""
     settings = Settings(database_url=database_url)
     dk = Doorkeep(settings)
-    UserRolesRecipe(
-        dk.core.public, dk.session, UserRolesConfig(skip_adding_roles_to_access_token=True)
-    )
+    UserRolesRecipe(dk.core.public, dk.session, config)
+
+    async def admin(work: Callable[[RoleService], Awaitable[Any]]) -> None:
+        async with Doorkeep(settings) as other:
+            await work(other.core.public.roles)
+
     with serve_in_thread(fastapi_app(dk)) as url:
         user_id, tokens = sign_up(url, "noether@example.com")
         assert "st-role" not in payload_of(tokens["st-access-token"])
-
-        async def grant() -> None:
-            async with Doorkeep(settings) as admin:
-                await admin.core.public.roles.create_role_or_add_permissions("admin", [])
-                await admin.core.public.roles.add_role_to_user("public", user_id, "admin")
-
-        asyncio.run(grant())
+        asyncio.run(admin(lambda roles: roles.create_role_or_add_permissions("admin", [])))
+        asyncio.run(admin(lambda roles: roles.add_role_to_user("public", user_id, "admin")))
         answer = httpx.get(f"{url}/admin", headers=bearer(tokens))
         assert answer.status_code == 200
-        assert payload_of(answer.headers["st-access-token"])["st-role"]["v"] == ["admin"]
+        fetched = answer.headers["st-access-token"]
+        assert payload_of(fetched)["st-role"]["v"] == ["admin"]
+
+        asyncio.run(admin(lambda roles: roles.remove_user_role("public", user_id, "admin")))
+        assert (
+            httpx.get(f"{url}/admin", headers=bearer({"st-access-token": fetched})).status_code
+            == 200
+        )
+        renewed = refreshed(url, tokens)
+        assert payload_of(renewed["st-access-token"])["st-role"]["v"] == []
+        assert httpx.get(f"{url}/admin", headers=bearer(renewed)).status_code == 403

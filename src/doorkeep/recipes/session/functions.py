@@ -93,16 +93,20 @@ class SessionFunctions:
         )
 
     def _claim_values(self, user_context: UserContext) -> PayloadRefresh | None:
-        claims = self.claims.at_creation
-        if not claims:
+        """The claims a refreshed session gets again: those every new session gets, and
+        any other registered claim the session holds (one a route fetched for it)."""
+        registered, at_creation = self.claims.checked, self.claims.at_creation
+        if not registered:
             return None
 
         async def values(record: SessionRecord) -> dict[str, Any]:
+            held = record.user_data_in_jwt
             return {
                 claim.key: await claim.value_for(
                     record.user_id, record.recipe_user_id, record.tenant_id, user_context
                 )
-                for claim in claims
+                for claim in registered
+                if claim in at_creation or claim.key in held
             }
 
         return values

@@ -60,7 +60,10 @@ class UserRolesRecipe:
     def __init__(
         self, core: AppCore, session: SessionRecipe, config: UserRolesConfig | None = None
     ) -> None:
-        """Registers the `st-role` and `st-perm` claims with `session`."""
+        """Registers the `st-role` and `st-perm` claims with `session`. With a `config`
+        (`Doorkeep(userroles=UserRolesConfig())`, as SuperTokens' `userroles.init()`)
+        every new session carries them; without one, a session gets them from the first
+        route that requires a role (one database read), and keeps them from then on."""
         self.config = config or UserRolesConfig()
         self.functions = apply_override(UserRolesFunctions(core), self.config.override_functions)
         for key, skipped in (
@@ -68,7 +71,9 @@ class UserRolesRecipe:
             (PERMISSION_CLAIM, self.config.skip_adding_permissions_to_access_token),
         ):
             session.claims.register(
-                RoleClaimSource(self, key), add_at_creation=not skipped, check_by_default=False
+                RoleClaimSource(self, key),
+                add_at_creation=config is not None and not skipped,
+                check_by_default=False,
             )
 
     async def claim_values(
