@@ -1,3 +1,5 @@
+# ruff: noqa: E501, UP006, UP007, UP035, UP045, RUF036
+# (the seeds' code keeps its typing.Dict / Union spelling and its long comment lines)
 """The seeds' Python code as written for the official SDK (supertokens-python 0.31.4,
 framework="flask"), with `doorkeep serve` as its core.
 
@@ -8,28 +10,59 @@ return small JSON bodies here so that a test can tell the branches apart.
 
     app = seed_000_app(core_url, api_url, api_key, outbox)   # change password
     app = seed_002_app(core_url, api_url, api_key, outbox)   # change email (passwordless)
+    app = seed_001_app(core_url, api_url, api_key, outbox)   # just-in-time migration
 """
 
 from __future__ import annotations
 
+import secrets
 from re import fullmatch
-from typing import Any
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from flask import Flask, g, jsonify, request
 from supertokens_python import InputAppInfo, SupertokensConfig, init
+from supertokens_python.asyncio import create_user_id_mapping, list_users_by_account_info
 from supertokens_python.framework.flask import Middleware
 from supertokens_python.ingredients.emaildelivery.types import (
     EmailDeliveryConfig,
     EmailDeliveryInterface,
 )
-from supertokens_python.recipe import emailpassword, emailverification, passwordless, session
+from supertokens_python.recipe import (
+    emailpassword,
+    emailverification,
+    passwordless,
+    session,
+    usermetadata,
+)
+from supertokens_python.recipe.emailpassword.asyncio import (
+    update_email_or_password as update_email_or_password_async,
+)
 from supertokens_python.recipe.emailpassword.interfaces import (
+    APIInterface as EmailPasswordAPIInterface,
+)
+from supertokens_python.recipe.emailpassword.interfaces import (
+    APIOptions as EmailPasswordAPIOptions,
+)
+from supertokens_python.recipe.emailpassword.interfaces import (
+    EmailAlreadyExistsError,  # 0.31: was SignUpEmailAlreadyExistsError
+    PasswordPolicyViolationError,
+    PasswordResetPostOkResult,
+    PasswordResetTokenInvalidError,  # 0.31: was PasswordResetPostInvalidTokenResponse
+    RecipeInterface,
+    SignInOkResult,
+    SignUpOkResult,
     WrongCredentialsError,  # 0.31: was SignInWrongCredentialsError
 )
 from supertokens_python.recipe.emailpassword.syncio import sign_in, update_email_or_password
+from supertokens_python.recipe.emailpassword.types import FormField as EmailPasswordFormField
+from supertokens_python.recipe.emailverification.asyncio import (
+    create_email_verification_token,
+    verify_email_using_token,
+)
 from supertokens_python.recipe.emailverification.interfaces import (
     APIInterface,
     APIOptions,
+    CreateEmailVerificationTokenOkResult,
     EmailVerifyPostOkResult,
 )
 from supertokens_python.recipe.emailverification.syncio import (
@@ -46,7 +79,10 @@ from supertokens_python.recipe.passwordless.syncio import update_user
 from supertokens_python.recipe.session import SessionContainer
 from supertokens_python.recipe.session.framework.flask import verify_session
 from supertokens_python.recipe.session.syncio import revoke_all_sessions_for_user
+from supertokens_python.recipe.usermetadata.asyncio import get_user_metadata, update_user_metadata
 from supertokens_python.syncio import get_user  # 0.31: emailpassword's get_user_by_id is gone
+from supertokens_python.types import GeneralErrorResponse, User
+from supertokens_python.types.base import AccountInfoInput
 
 
 class Outbox(EmailDeliveryInterface[Any]):
@@ -57,8 +93,10 @@ class Outbox(EmailDeliveryInterface[Any]):
 
     async def send_email(self, template_vars: Any, user_context: dict[str, Any]) -> None:
         email = getattr(template_vars, "email", None) or template_vars.user.email
-        link = getattr(template_vars, "email_verify_link", None) or getattr(
-            template_vars, "url_with_link_code", None
+        link = (
+            getattr(template_vars, "email_verify_link", None)
+            or getattr(template_vars, "password_reset_link", None)
+            or getattr(template_vars, "url_with_link_code", None)
         )
         code = getattr(template_vars, "user_input_code", None)
         self.sent.append({"to": email, "link": link, "code": code})
@@ -112,7 +150,7 @@ def seed_000_app(core_url: str, api_url: str, api_key: str, outbox: Outbox) -> F
         # Step 3
         # revoke all sessions for the user
         revoke_all_sessions_for_user(user_id)
-        # revoke the user's current session, we do this to remove the auth cookies, logging out the user on the frontend  # noqa: E501
+        # revoke the user's current session, we do this to remove the auth cookies, logging out the user on the frontend
         session.sync_revoke_session()
         # TODO: send successful password update response
         return jsonify({"status": "OK"})
@@ -253,3 +291,274 @@ def is_valid_email(value: str) -> bool:  # the seed: `async def`, never awaited 
         )
         is not None
     )
+
+
+# -- seed 001: just-in-time migration (steps 1, 2+5, 3, 4) --------------------------------
+#
+# The seed's Python for steps 1, 2, 4 and 5 (step 5's sign_in contains step 2's). The seed's
+# Python tab for step 3 repeats step 2, so step 3 is translated from its NodeJS tab. The
+# external provider's functions are the seed's TODOs, answered from LEGACY_USERS.
+
+LEGACY_USERS: Dict[str, Tuple[str, str, bool]] = {}  # email -> (user_id, password, verified)
+# Steps 2 and 3 create the account of an address the provider knows: step 1's override of
+# sign_up refuses exactly those, so they call the sign-up it wraps (kept here).
+UNCHECKED_SIGN_UP: List[Any] = []
+
+
+class ExternalUserInfo:
+    def __init__(self, user_id: str, isEmailVerified: bool):
+        self.user_id: str = user_id
+        self.isEmailVerified: bool = isEmailVerified
+
+
+async def does_user_exist_in_external_provider(email: str):  # type: ignore[no-untyped-def]
+    return email in LEGACY_USERS
+
+
+async def validate_and_get_user_info_from_external_provider(
+    email: str, password: str
+) -> Union[None, ExternalUserInfo]:
+    known = LEGACY_USERS.get(email)
+    if known is None or known[1] != password:
+        return None
+    return ExternalUserInfo(known[0], known[2])
+
+
+async def retrieve_user_data_from_external_provider(email: str) -> Union[None, ExternalUserInfo]:
+    known = LEGACY_USERS.get(email)
+    return None if known is None else ExternalUserInfo(known[0], known[2])
+
+
+async def get_user_by_email(tenant_id: str, email: str) -> Optional[User]:
+    """0.31: emailpassword's get_user_by_email is gone; the email/password user of an address."""
+    users = await list_users_by_account_info(tenant_id, AccountInfoInput(email=email))
+    return next(
+        (u for u in users if any(m.recipe_id == "emailpassword" for m in u.login_methods)), None
+    )
+
+
+def override_email_password_functions(original_implementation: RecipeInterface):  # type: ignore[no-untyped-def]
+    original_sign_up = original_implementation.sign_up
+    original_sign_in = original_implementation.sign_in
+    UNCHECKED_SIGN_UP[:] = [original_sign_up]
+
+    # Step 1
+    async def sign_up(
+        email: str,
+        password: str,
+        tenant_id: str,
+        session: Optional[SessionContainer],  # 0.31: added
+        should_try_linking_with_session_user: Optional[bool],  # 0.31: added
+        user_context: Dict[str, Any],
+    ) -> Union[SignUpOkResult, EmailAlreadyExistsError]:  # 0.31: SignUpEmailAlreadyExistsError
+        # check if the user signing in exists in the external provider
+        if await does_user_exist_in_external_provider(email):
+            # Return SignUpEmailAlreadyExistsError since the user exists in the external provider
+            return EmailAlreadyExistsError()  # 0.31: SignUpEmailAlreadyExistsError()
+        return await original_sign_up(  # 0.31: + session, should_try_linking_with_session_user
+            email, password, tenant_id, session, should_try_linking_with_session_user, user_context
+        )
+
+    # Step 5 (and step 2)
+    async def sign_in(
+        email: str,
+        password: str,
+        tenant_id: str,
+        session: Optional[SessionContainer],  # 0.31: added
+        should_try_linking_with_session_user: Optional[bool],  # 0.31: added
+        user_context: Dict[str, Any],
+    ) -> Union[SignInOkResult, WrongCredentialsError]:  # 0.31: SignInWrongCredentialsError
+        # check if the user exists in SuperTokens
+        supertokens_user = await get_user_by_email(tenant_id, email)
+        if supertokens_user is None:
+            # EmailPassword user with the input credentials does not exist in SuperTokens
+            # Check if the input credentials are valid in the external provider
+            legacy_user_info = await validate_and_get_user_info_from_external_provider(
+                email, password
+            )
+            if legacy_user_info is None:
+                # Credentials are incorrect
+                return WrongCredentialsError()  # 0.31: SignInWrongCredentialsError()
+            # Call the signup function to create a new SuperTokens user
+            sign_up_response = await original_sign_up(  # the seed: sign_up(email, password, tenant_id, user_context)
+                email, password, tenant_id, None, False, user_context
+            )
+            if isinstance(
+                sign_up_response, EmailAlreadyExistsError
+            ):  # 0.31: SignUpEmailAlreadyExistsError
+                raise Exception("Should never come here")
+            assert isinstance(sign_up_response, SignUpOkResult)  # added: for the type checker
+            # Map the external provider's user_id to the SuperTokens user_id
+            await create_user_id_mapping(
+                sign_up_response.user.id, legacy_user_info.user_id
+            )  # 0.31: .user.user_id
+            # Set the user_id in the response to use the provider's userId
+            sign_up_response.user.id = legacy_user_info.user_id  # 0.31: .user.user_id
+            # We will also need to set the email verification status of the user
+            if legacy_user_info.isEmailVerified:
+                generate_email_verification_token_response = await create_email_verification_token(
+                    tenant_id, sign_up_response.recipe_user_id, email
+                )  # 0.31: sign_up_response.user.user_id
+                if isinstance(
+                    generate_email_verification_token_response, CreateEmailVerificationTokenOkResult
+                ):
+                    # Verify the user's email
+                    await verify_email_using_token(
+                        tenant_id, generate_email_verification_token_response.token
+                    )
+            return SignInOkResult(  # 0.31: SignInOkResult(sign_up_response.user)
+                sign_up_response.user, sign_up_response.recipe_user_id
+            )
+        # Check if the user signing in has a temporary password
+        metadata_result = await get_user_metadata(
+            supertokens_user.id, user_context
+        )  # 0.31: supertokens_user.user_id
+        if (
+            metadata_result.metadata.get("isUsingTemporaryPassword") is not None
+        ):  # the seed: ["isUsingTemporaryPassword"]
+            # Check if the input credentials are valid in the external provider
+            legacy_user_info = await validate_and_get_user_info_from_external_provider(
+                email, password
+            )
+            recipe_user_id = supertokens_user.login_methods[0].recipe_user_id  # 0.31: added
+            if legacy_user_info is not None:
+                # Update the user's password with the correct password
+                await update_email_or_password_async(  # 0.31: (supertokens_user.user_id, None, ...)
+                    recipe_user_id, None, password, False, tenant_id, user_context
+                )
+                # Update the user's metadata to remove the isUsingTemporaryPassword flag
+                await update_user_metadata(
+                    supertokens_user.id,
+                    {  # 0.31: .user_id
+                        "isUsingTemporaryPassword": None
+                    },
+                )
+                return SignInOkResult(supertokens_user, recipe_user_id)  # 0.31: + recipe_user_id
+            return WrongCredentialsError()  # 0.31: SignInWrongCredentialsError()
+        return await original_sign_in(  # 0.31: + session, should_try_linking_with_session_user
+            email, password, tenant_id, session, should_try_linking_with_session_user, user_context
+        )
+
+    original_implementation.sign_up = sign_up
+    original_implementation.sign_in = sign_in
+    return original_implementation
+
+
+def override_email_password_apis(original_implementation: EmailPasswordAPIInterface):  # type: ignore[no-untyped-def]
+    original_password_reset_post = original_implementation.password_reset_post
+    original_generate = original_implementation.generate_password_reset_token_post
+
+    # Step 3, translated from the seed's NodeJS tab (its Python tab repeats step 2)
+    async def generate_password_reset_token_post(
+        form_fields: List[EmailPasswordFormField],
+        tenant_id: str,
+        api_options: EmailPasswordAPIOptions,
+        user_context: Dict[str, Any],
+    ):  # type: ignore[no-untyped-def]
+        # retrieve the email from the input
+        email = next(f.value for f in form_fields if f.id == "email")
+        # Check if the user exists in SuperTokens
+        supertokens_user = await get_user_by_email(tenant_id, email)
+        if supertokens_user is None:
+            # check if the user exists in the external provider
+            legacy_user_info = await retrieve_user_data_from_external_provider(email)
+            if legacy_user_info is not None:
+                # create a SuperTokens account for the user with a temporary password
+                temp_password = secrets.token_urlsafe(24) + "7"
+                sign_up_response = await UNCHECKED_SIGN_UP[0](
+                    email, temp_password, tenant_id, None, False, user_context
+                )
+                if not isinstance(sign_up_response, SignUpOkResult):
+                    raise Exception("Should never come here")
+                # Map the external provider's userId to the SuperTokens userId
+                await create_user_id_mapping(sign_up_response.user.id, legacy_user_info.user_id)
+                # We will also need to set the email verification status of the user
+                if legacy_user_info.isEmailVerified:
+                    token = await create_email_verification_token(
+                        tenant_id, sign_up_response.recipe_user_id, email
+                    )
+                    if isinstance(token, CreateEmailVerificationTokenOkResult):
+                        await verify_email_using_token(tenant_id, token.token)
+                # We also need to identify that the user is using a temporary password
+                await update_user_metadata(
+                    legacy_user_info.user_id, {"isUsingTemporaryPassword": True}
+                )
+        return await original_generate(form_fields, tenant_id, api_options, user_context)
+
+    # Step 4
+    async def password_reset_post(
+        form_fields: List[EmailPasswordFormField],
+        token: str,
+        tenant_id: str,
+        api_options: EmailPasswordAPIOptions,
+        user_context: Dict[str, Any],
+    ) -> Union[
+        PasswordResetPostOkResult,
+        PasswordResetTokenInvalidError,  # 0.31: PasswordResetPostInvalidTokenResponse
+        PasswordPolicyViolationError,  # 0.31: added
+        GeneralErrorResponse,
+    ]:
+        response = await original_password_reset_post(
+            form_fields, token, tenant_id, api_options, user_context
+        )
+        if (
+            isinstance(response, PasswordResetPostOkResult) and response.user.id is not None
+        ):  # 0.31: response.user_id
+            # Check that the user has the isUsingTemporaryPassword flag set in their metadata
+            metadata_result = await get_user_metadata(
+                response.user.id, user_context
+            )  # 0.31: response.user_id
+            if (
+                metadata_result.metadata.get("isUsingTemporaryPassword") is not None
+            ):  # the seed: ["isUsingTemporaryPassword"]
+                # Since the password has been successfully reset, we can remove the isUsingTemporaryPassword flag
+                await update_user_metadata(
+                    response.user.id,
+                    {  # 0.31: response.user_id
+                        "isUsingTemporaryPassword": None
+                    },
+                )
+        return response
+
+    original_implementation.generate_password_reset_token_post = generate_password_reset_token_post
+    original_implementation.password_reset_post = password_reset_post
+    return original_implementation
+
+
+def seed_001_app(core_url: str, api_url: str, api_key: str, outbox: Outbox) -> Flask:
+    app = _init(
+        core_url,
+        api_url,
+        api_key,
+        [
+            session.init(),
+            emailpassword.init(
+                override=emailpassword.InputOverrideConfig(
+                    functions=override_email_password_functions,
+                    apis=override_email_password_apis,
+                ),
+                email_delivery=EmailDeliveryConfig(service=outbox),
+            ),
+            emailverification.init("OPTIONAL", email_delivery=EmailDeliveryConfig(service=outbox)),
+            usermetadata.init(),
+        ],
+    )
+
+    @app.get("/me")
+    @verify_session()
+    def me():  # type: ignore[no-untyped-def]
+        return jsonify({"userId": g.supertokens.get_user_id()})
+
+    # 0.31's sign-in API answers WRONG_CREDENTIALS_ERROR for an address without an
+    # account before it calls the recipe's sign_in, so the seed's override of that
+    # *function* (step 2) never runs from the sign-in form for a user not yet migrated.
+    # The seed notes the function also runs "if you call the signIn function manually":
+    # this route does, as a migration endpoint would.
+    @app.route("/migrate", methods=["POST"])
+    def migrate():  # type: ignore[no-untyped-def]
+        result = sign_in("public", request.json["email"], request.json["password"])
+        if isinstance(result, SignInOkResult):
+            return jsonify({"status": "OK", "userId": result.user.id})
+        return jsonify({"status": result.status})
+
+    return app

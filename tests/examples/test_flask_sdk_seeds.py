@@ -167,3 +167,64 @@ def test_seed_002_change_email_on_the_sdk(seed_002: tuple[httpx.Client, seeds.Ou
     moved = passwordless_sign_in(client, outbox, third)
     assert moved.json()["user"]["id"] == user_id
     assert moved.json()["user"]["emails"] == [third]
+
+
+@pytest.fixture
+def seed_001(tmp_path: Path) -> Iterator[tuple[httpx.Client, seeds.Outbox]]:
+    yield from sdk_stack(tmp_path, seeds.seed_001_app)
+    seeds.LEGACY_USERS.clear()
+
+
+def test_seed_001_migration_on_the_sdk(seed_001: tuple[httpx.Client, seeds.Outbox]) -> None:
+    client, outbox = seed_001
+    ada, grace, hopper = new_email(), new_email(), new_email()
+    seeds.LEGACY_USERS.update(
+        {
+            ada: ("legacy-ada", "adaOldPass1", True),
+            grace: ("legacy-grace", "graceOldPass1", False),
+            hopper: ("legacy-hopper", "hopperOldPass1", False),
+        }
+    )
+    # Step 1: an address the legacy provider knows cannot sign up.
+    refused = client.post("/auth/signup", json=fields(email=ada, password=PASSWORD))
+    assert refused.json()["status"] == "FIELD_ERROR", refused.text
+
+    # Step 2 (the recipe's sign_in, called as a function: 0.31's sign-in form does not
+    # reach it for an address without an account): the legacy password creates the
+    # account under the legacy ID, verified as the provider says.
+    unmigrated = client.post("/auth/signin", json=fields(email=ada, password="adaOldPass1"))
+    assert unmigrated.json() == {"status": "WRONG_CREDENTIALS_ERROR"}
+    wrong = client.post("/migrate", json={"email": ada, "password": PASSWORD})
+    assert wrong.json() == {"status": "WRONG_CREDENTIALS_ERROR"}
+    migrated = client.post("/migrate", json={"email": ada, "password": "adaOldPass1"})
+    assert migrated.json() == {"status": "OK", "userId": "legacy-ada"}, migrated.text
+    signed_in = client.post("/auth/signin", json=fields(email=ada, password="adaOldPass1"))
+    assert signed_in.json()["status"] == "OK", signed_in.text
+    assert signed_in.json()["user"]["loginMethods"][0]["verified"] is True
+    me = client.get("/me", headers=bearer(signed_in.headers["st-access-token"]))
+    assert me.json() == {"userId": "legacy-ada"}
+
+    # Steps 3 and 4: a reset for a legacy-only address creates the account with a
+    # temporary password; the link sets the password and clears the flag.
+    asked = client.post("/auth/user/password/reset/token", json=fields(email=grace))
+    assert asked.json()["status"] == "OK", asked.text
+    link = next(m["link"] for m in reversed(outbox.sent) if m["to"] == grace)
+    token = parse_qs(urlsplit(link).query)["token"][0]
+    reset = client.post(
+        "/auth/user/password/reset", json={**fields(password=NEW_PASSWORD), "token": token}
+    )
+    assert reset.json()["status"] == "OK", reset.text
+    signed_in = client.post("/auth/signin", json=fields(email=grace, password=NEW_PASSWORD))
+    assert signed_in.json()["status"] == "OK", signed_in.text
+    me = client.get("/me", headers=bearer(signed_in.headers["st-access-token"]))
+    assert me.json() == {"userId": "legacy-grace"}
+
+    # Step 5: a reset begun, not finished; the legacy password still signs in and stays.
+    client.post("/auth/user/password/reset/token", json=fields(email=hopper))
+    wrong = client.post("/auth/signin", json=fields(email=hopper, password="notThePass1"))
+    assert wrong.json() == {"status": "WRONG_CREDENTIALS_ERROR"}
+    kept = client.post("/auth/signin", json=fields(email=hopper, password="hopperOldPass1"))
+    assert kept.json()["status"] == "OK", kept.text
+    del seeds.LEGACY_USERS[hopper]  # the flag is gone: no need of the provider any more
+    again = client.post("/auth/signin", json=fields(email=hopper, password="hopperOldPass1"))
+    assert again.json()["status"] == "OK", again.text
