@@ -27,6 +27,8 @@ from typing import IO, Any, Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from doorkeep.core.events import Event, EventKind
+
 security_log = logging.getLogger("doorkeep.security")
 
 # Every security event and its level: WARNING for what an operator may want to alert on.
@@ -44,6 +46,9 @@ SECURITY_EVENTS: dict[str, int] = {
     "user_created": logging.INFO,
     "user_deleted": logging.INFO,
     "core_api_key_refused": logging.WARNING,
+    "email_verified": logging.INFO,
+    "role_changed": logging.INFO,
+    "passwordless_code_sent": logging.INFO,
 }
 
 REDACTED = "[redacted]"
@@ -100,6 +105,46 @@ def security_event(
         field = key if key not in _RECORD_ATTRS and key not in extra else f"field_{key}"
         extra[field] = _safe_value(key, value)
     security_log.log(level, "%s", name, extra=extra)
+
+
+# The stream's events that are logged, by their name in the log (core/events.py).
+LOGGED_EVENTS: dict[EventKind, str] = {
+    EventKind.USER_CREATED: "user_created",
+    EventKind.USER_DELETED: "user_deleted",
+    EventKind.SIGN_IN_SUCCEEDED: "sign_in_succeeded",
+    EventKind.SIGN_IN_FAILED: "sign_in_failed",
+    EventKind.RATE_LIMITED: "rate_limited",
+    EventKind.TOKEN_THEFT_DETECTED: "token_theft_detected",
+    EventKind.SESSION_REVOKED: "session_revoked",
+    EventKind.PASSWORD_CHANGED: "password_changed",
+    EventKind.EMAIL_CHANGED: "email_changed",
+    EventKind.PASSWORD_RESET_REQUESTED: "password_reset_requested",
+    EventKind.PASSWORD_RESET_COMPLETED: "password_reset_completed",
+    EventKind.EMAIL_VERIFIED: "email_verified",
+    EventKind.ROLE_CHANGED: "role_changed",
+    EventKind.PASSWORDLESS_CODE_SENT: "passwordless_code_sent",
+}
+_NOT_LOGGED_DETAILS = frozenset({"access_token_expiry"})  # bookkeeping, not what happened
+
+
+def log_event(event: Event) -> None:
+    """The log as a subscriber of the event stream: `security_event` for each of the
+    LOGGED_EVENTS (`Doorkeep` subscribes it with `kinds=LOGGED_EVENTS`)."""
+    name = LOGGED_EVENTS.get(event.kind)
+    if name is None:
+        return
+    details = {k: v for k, v in event.details().items() if k not in _NOT_LOGGED_DETAILS}
+    security_event(
+        name,
+        user_id=event.user_id,
+        tenant_id=event.tenant_id,
+        ip=event.ip,
+        request_id=event.request_id,
+        event_id=event.id,
+        outcome=event.outcome,
+        user_agent=event.user_agent,
+        **details,
+    )
 
 
 def _safe_value(key: str, value: Any) -> str | int | float | bool | None:

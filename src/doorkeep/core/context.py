@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from doorkeep.config import Settings
+from doorkeep.core.events import Events
 from doorkeep.core.passwords import PasswordHasher, PasswordPolicy
 from doorkeep.storage import Database
 
@@ -21,6 +22,7 @@ class AppContext:
     settings: Settings
     db: Database
     hasher: PasswordHasher
+    events: Events = field(default_factory=Events)  # what happened: one stream per process
 
     @property
     def password_policy(self) -> PasswordPolicy:

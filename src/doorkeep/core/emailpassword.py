@@ -30,12 +30,21 @@ from doorkeep.core.common import (
     username_error,
 )
 from doorkeep.core.context import AppContext
+from doorkeep.core.events import (
+    EmailChanged,
+    Event,
+    PasswordChanged,
+    SignedIn,
+    SignInFailed,
+    UserCreated,
+)
 from doorkeep.core.passwords import InvalidPasswordHash, validate_imported_hash
 from doorkeep.core.tenants import tenant_exists
 from doorkeep.core.users import User, load_users, resolve_user_id, user_rows, users_from_rows
 from doorkeep.storage import tables as t
 
 RECIPE_ID = "emailpassword"
+_METHOD = RECIPE_ID  # how events name this way of signing in
 # Sign-in never hashes more than this: a longer input cannot be a stored password
 # (the policy caps it lower) and hashing megabytes would be a free DoS.
 MAX_SIGN_IN_PASSWORD_LENGTH = 4096
@@ -148,10 +157,18 @@ class EmailPasswordService:
                     conn, self.ctx.app_id, tenant_id, user_id, email, password_hash, username
                 )
                 users = await load_users(conn, self.ctx.app_id, [user_id])
+                event = UserCreated(
+                    app_id=self.ctx.app_id,
+                    tenant_id=tenant_id,
+                    user_id=users[0].id,
+                    method="emailpassword",
+                )
+                events = await self.ctx.events.record_async(conn, [event])
         except IntegrityError as exc:
             if username is not None and "username" in str(exc.orig):
                 return UsernameAlreadyExistsError()
             return EmailAlreadyExistsError()
+        self.ctx.events.publish_all(events)
         return SignUpOk(users[0], users[0].id)
 
     def _sign_up_problems(
@@ -174,27 +191,57 @@ class EmailPasswordService:
     async def sign_in(
         self, tenant_id: str, email: object, password: object
     ) -> SignInOk | WrongCredentialsError:
+        result, user_id = await self._sign_in(tenant_id, email, password)
+        app_id, events = self.ctx.app_id, self.ctx.events
+        if isinstance(result, SignInOk):
+            events.publish(
+                SignedIn(app_id=app_id, tenant_id=tenant_id, user_id=user_id, method=_METHOD)
+            )
+        else:
+            events.publish(
+                SignInFailed(app_id=app_id, tenant_id=tenant_id, user_id=user_id, method=_METHOD)
+            )
+        return result
+
+    async def _sign_in(
+        self, tenant_id: str, email: object, password: object
+    ) -> tuple[SignInOk | WrongCredentialsError, str | None]:
+        """The outcome, and the ID of the account it concerns (None: no such account)."""
         if not isinstance(email, str) or not isinstance(password, str):
-            return WrongCredentialsError()
+            return WrongCredentialsError(), None
         if len(password) > MAX_SIGN_IN_PASSWORD_LENGTH:
             password = password[:MAX_SIGN_IN_PASSWORD_LENGTH]  # only to keep the dummy hash cheap
             await self.ctx.hasher.dummy_verify(password)
-            return WrongCredentialsError()
+            return WrongCredentialsError(), None
         account = await self.ctx.db.run(partial(self._account, tenant_id, email))
         if account is None:
             # Same work as a real check, so timing does not tell who has an account.
             await self.ctx.hasher.dummy_verify(password)
-            return WrongCredentialsError()
+            return WrongCredentialsError(), None
         internal_id, stored_hash, user = account
         check = await self.ctx.hasher.verify(stored_hash, password)
         if not check.ok:
-            return WrongCredentialsError()
+            return WrongCredentialsError(), user.id
         if check.needs_rehash:
             await self._upgrade_hash(internal_id, stored_hash, password)
-        return SignInOk(user, user.id)
+        return SignInOk(user, user.id), user.id
 
     async def verify_credentials(self, tenant_id: str, email: object, password: object) -> bool:
-        return isinstance(await self.sign_in(tenant_id, email, password), SignInOk)
+        """Whether the password is right (re-authentication: no sign-in; a wrong password is
+        reported like a failed sign-in)."""
+        result, user_id = await self._sign_in(tenant_id, email, password)
+        if isinstance(result, SignInOk):
+            return True
+        self.ctx.events.publish(
+            SignInFailed(
+                app_id=self.ctx.app_id,
+                tenant_id=tenant_id,
+                user_id=user_id,
+                method=_METHOD,
+                reason="reauthentication",
+            )
+        )
+        return False
 
     async def update_email_or_password(
         self,
@@ -240,9 +287,30 @@ class EmailPasswordService:
                     values["password_hash"] = new_hash
                 if values:
                     await conn.execute(update(ep).where(*where).values(**values))
+                events = await self.ctx.events.record_async(
+                    conn, self._change_events(ref.public_id, values)
+                )
         except IntegrityError:
             return EmailAlreadyExistsError()
+        self.ctx.events.publish_all(events)
         return UpdateOk()
+
+    def _import_events(self, tenant_id: str, users: list[User], existed: bool) -> list[Event]:
+        if not users:
+            return []
+        common: dict[str, Any] = {"app_id": self.ctx.app_id, "user_id": users[0].id}
+        if existed:
+            return [PasswordChanged(**common, via="import")]
+        return [UserCreated(**common, tenant_id=tenant_id, method=_METHOD)]
+
+    def _change_events(self, user_id: str, changed: dict[str, str]) -> list[Event]:
+        common: dict[str, Any] = {"app_id": self.ctx.app_id, "user_id": user_id}
+        events: list[Event] = []
+        if "password_hash" in changed:
+            events.append(PasswordChanged(**common))
+        if "email" in changed:
+            events.append(EmailChanged(**common))
+        return events
 
     async def import_user(
         self,
@@ -280,8 +348,12 @@ class EmailPasswordService:
                         user_id = new_id()
                         await _insert_user(conn, self.ctx.app_id, tenant_id, user_id, email, stored)
                     users = await load_users(conn, self.ctx.app_id, [user_id])
+                    events = await self.ctx.events.record_async(
+                        conn, self._import_events(tenant_id, users, existing is not None)
+                    )
             except IntegrityError:
                 continue
+            self.ctx.events.publish_all(events)
             if users:
                 return ImportOk(users[0], did_user_already_exist=existing is not None)
         raise RuntimeError("could not import user: concurrent changes kept conflicting")

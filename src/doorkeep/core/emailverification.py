@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from doorkeep.core import single_use
 from doorkeep.core.common import PUBLIC, Status, normalise_email
 from doorkeep.core.context import AppContext
+from doorkeep.core.events import EmailVerificationSent, Event
+from doorkeep.core.events import EmailVerified as EmailVerifiedEvent
 from doorkeep.core.users import resolve_user_id
 from doorkeep.storage import tables as t
 
@@ -63,6 +65,10 @@ class EmailVerificationService:
                 user_id=ref.internal_id,
                 email=email,
             )
+            events = await self.ctx.events.record_async(
+                conn, [self._event(EmailVerificationSent, ref.public_id, tenant_id)]
+            )
+        self.ctx.events.publish_all(events)
         return TokenCreated(token)
 
     async def verify_token(
@@ -86,7 +92,16 @@ class EmailVerificationService:
                 )
             )
             ref = await resolve_user_id(conn, self.ctx.app_id, row.user_id)
+            events = await self.ctx.events.record_async(
+                conn, [self._event(EmailVerifiedEvent, ref.public_id, tenant_id)]
+            )
+        self.ctx.events.publish_all(events)
         return EmailVerified(ref.public_id, row.email)
+
+    def _event(
+        self, kind: type[EmailVerificationSent | EmailVerifiedEvent], user_id: str, tenant: str
+    ) -> Event:
+        return kind(app_id=self.ctx.app_id, tenant_id=tenant, user_id=user_id)
 
     async def is_verified(self, user_id: str, email: str) -> bool:
         async with self.ctx.db.read() as conn:

@@ -37,6 +37,13 @@ from doorkeep.core.common import (
 )
 from doorkeep.core.context import AppContext
 from doorkeep.core.emailpassword import EmailAlreadyExistsError, UpdateOk
+from doorkeep.core.events import (
+    EmailChanged,
+    Event,
+    PasswordlessCodeSent,
+    SignedIn,
+    UserCreated,
+)
 from doorkeep.core.passwordless_results import (
     UNCHANGED,
     CheckOk,
@@ -160,8 +167,9 @@ class PasswordlessService:
         if not await tenant_exists(self.ctx, tenant_id):
             return UnknownTenantError()
         code = _NewCode.draw(sec.new_device_id(), user_input_code)
-        unit = partial(self._insert_code, tenant_id, code, contact)
-        created = await self.ctx.db.run(unit, write=True)
+        unit = partial(self._insert_code_reported, tenant_id, code, contact)
+        created, events = await self.ctx.db.run(unit, write=True)
+        self.ctx.events.publish_all(events)
         assert isinstance(created, CodeCreated)  # a new device cannot be gone
         return created
 
@@ -177,13 +185,34 @@ class PasswordlessService:
         for _ in range(_CODE_TRIES):
             code = _NewCode.draw(device_id, user_input_code)
             try:
-                return await self.ctx.db.run(
-                    partial(self._insert_code, tenant_id, code, None), write=True
+                created, events = await self.ctx.db.run(
+                    partial(self._insert_code_reported, tenant_id, code, None), write=True
                 )
+                self.ctx.events.publish_all(events)
+                return created
             except IntegrityError:  # this device already has a code with these digits
                 if user_input_code is not None:
                     return UserInputCodeAlreadyUsedError()
         raise RuntimeError("could not draw a fresh user input code")
+
+    def _insert_code_reported(
+        self,
+        tenant_id: str,
+        code: _NewCode,
+        contact: tuple[str | None, str | None] | None,
+        conn: Connection,
+    ) -> tuple[CodeCreated | RestartFlowError, list[Event]]:
+        """`_insert_code`, and the code's event recorded in its transaction (to publish
+        once it commits)."""
+        created = self._insert_code(tenant_id, code, contact, conn)
+        if not isinstance(created, CodeCreated):
+            return created, []
+        channel = "email" if created.email is not None else "sms"
+        event = PasswordlessCodeSent(**self._on(tenant_id), channel=channel)
+        return created, self.ctx.events.record(conn, [event])
+
+    def _on(self, tenant_id: str, user_id: str | None = None) -> dict[str, Any]:
+        return {"app_id": self.ctx.app_id, "tenant_id": tenant_id, "user_id": user_id}
 
     def _insert_code(
         self,
@@ -261,14 +290,14 @@ class PasswordlessService:
         if attempt is None:
             return RestartFlowError()
         for tried in range(2):
-            unit = partial(self._attempt_code, tenant_id, attempt, True)
+            unit = partial(self._consume_reported, tenant_id, attempt)
             try:
-                result = await self.ctx.db.run(unit, write=True)
+                result, events = await self.ctx.db.run(unit, write=True)
             except IntegrityError:  # a concurrent sign-up of this contact won: sign in
                 if tried:
                     raise
                 continue
-            assert not isinstance(result, CheckOk)
+            self.ctx.events.publish_all(events)
             return result
         raise AssertionError("unreachable")
 
@@ -290,6 +319,27 @@ class PasswordlessService:
         )
         assert not isinstance(result, ConsumeOk)
         return result
+
+    def _consume_reported(
+        self, tenant_id: str, attempt: _Attempt, conn: Connection
+    ) -> tuple[ConsumeResult, list[Event]]:
+        """Consume, and a sign-in (and sign-up) recorded in its transaction."""
+        result = self._attempt_code(tenant_id, attempt, True, conn)
+        assert not isinstance(result, CheckOk)
+        if not isinstance(result, ConsumeOk):
+            return result, []
+        return result, self._sign_in_events(
+            conn, tenant_id, result.user.id, result.created_new_recipe_user, signed_in=True
+        )
+
+    def _sign_in_events(
+        self, conn: Connection, tenant_id: str, user_id: str, created: bool, *, signed_in: bool
+    ) -> list[Event]:
+        on = self._on(tenant_id, user_id)
+        events: list[Event] = [UserCreated(**on, method=RECIPE_ID)] if created else []
+        if signed_in:
+            events.append(SignedIn(**on, method=RECIPE_ID))
+        return self.ctx.events.record(conn, events)
 
     def _attempt_code(
         self, tenant_id: str, attempt: _Attempt, consume: bool, conn: Connection
@@ -487,20 +537,24 @@ class PasswordlessService:
             return UnknownTenantError()
         for tried in range(2):
             try:
-                return await self.ctx.db.run(
+                result, events = await self.ctx.db.run(
                     partial(self._sign_in_up_unit, tenant_id, *contact), write=True
                 )
             except IntegrityError:
                 if tried:
                     raise
+                continue
+            self.ctx.events.publish_all(events)
+            return result
         raise AssertionError("unreachable")
 
     def _sign_in_up_unit(
         self, tenant_id: str, email: str | None, phone: str | None, conn: Connection
-    ) -> SignInUpOk:
+    ) -> tuple[SignInUpOk, list[Event]]:
         internal_id, created = users.sign_in_up(conn, self.ctx.app_id, tenant_id, email, phone)
         user = read_users(conn, self.ctx.app_id, [internal_id])[0]
-        return SignInUpOk(user, user.id, created)
+        events = self._sign_in_events(conn, tenant_id, user.id, created, signed_in=False)
+        return SignInUpOk(user, user.id, created), events
 
     async def update_user(
         self,
@@ -525,7 +579,13 @@ class PasswordlessService:
             async with self.ctx.db.transaction() as conn:
                 ref = await resolve_user_id(conn, self.ctx.app_id, recipe_user_id)
                 unit = partial(users.update_contact, self.ctx.app_id, ref.internal_id, values)
-                return await conn.run_sync(unit)
+                result = await conn.run_sync(unit)
+                changed: list[Event] = []
+                if isinstance(result, UpdateOk) and values.get("email") is not None:
+                    changed.append(EmailChanged(app_id=self.ctx.app_id, user_id=ref.public_id))
+                events = await self.ctx.events.record_async(conn, changed)
+            self.ctx.events.publish_all(events)
+            return result
         except IntegrityError as exc:
             if "phone_number" in str(exc.orig):
                 return PhoneNumberAlreadyExistsError()

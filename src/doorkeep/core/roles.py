@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from doorkeep.core.context import AppContext
+from doorkeep.core.events import RoleChanged
 from doorkeep.storage import tables as t
 
 MAX_NAME_LENGTH = 255  # the columns' width
@@ -156,14 +157,28 @@ class RoleService:
         _check_user_id(user_id)
         add = partial(self._add_to_user, tenant_id, user_id, role)
         try:
-            return await self.ctx.db.run(add, write=True)
+            had = await self.ctx.db.run(add, write=True)
         except IntegrityError:
             # A key the insert names went away meanwhile: the role, the tenant, or the user.
             if not await self.ctx.db.run(lambda conn: self._role_exists(conn, role)):
                 return UnknownRole(role)
             if not await self.ctx.db.run(partial(self._tenant_exists, tenant_id)):
                 raise ValueError(f"tenant {tenant_id!r} does not exist") from None
-            return await self.ctx.db.run(add, write=True)
+            had = await self.ctx.db.run(add, write=True)
+        if had is False:
+            self._report(tenant_id, user_id, role, "added")
+        return had
+
+    def _report(self, tenant_id: str, user_id: str, role: str, change: str) -> None:
+        self.ctx.events.publish(
+            RoleChanged(
+                app_id=self.ctx.app_id,
+                tenant_id=tenant_id,
+                user_id=user_id,
+                role=role,
+                change=change,
+            )
+        )
 
     def _add_to_user(
         self, tenant_id: str, user_id: str, role: str, conn: Connection
@@ -203,7 +218,10 @@ class RoleService:
             ).rowcount
             return removed > 0
 
-        return await self.ctx.db.run(unit, write=True)
+        removed = await self.ctx.db.run(unit, write=True)
+        if removed is True:
+            self._report(tenant_id, user_id, role, "removed")
+        return removed
 
     async def roles_for_user(self, tenant_id: str, user_id: str) -> list[str]:
         _check_user_id(user_id)

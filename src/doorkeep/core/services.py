@@ -9,6 +9,7 @@ from doorkeep.core.common import PUBLIC
 from doorkeep.core.context import AppContext
 from doorkeep.core.emailpassword import EmailPasswordService
 from doorkeep.core.emailverification import EmailVerificationService
+from doorkeep.core.events import Events
 from doorkeep.core.idmapping import UserIdMappingService
 from doorkeep.core.jwt_issuer import JwtIssuer
 from doorkeep.core.keys import KeyService
@@ -55,8 +56,10 @@ class Core:
         *,
         database: Database | None = None,
         hasher: PasswordHasher | None = None,
+        events: Events | None = None,
     ) -> None:
         self.settings = settings
+        self.events = events or Events()  # every app's services report to this one stream
         self.db = database or Database(settings.database_url)
         self.hasher = hasher or PasswordHasher(
             time_cost=settings.argon2_time_cost,
@@ -82,7 +85,7 @@ class Core:
                 if setting_overrides
                 else self.settings
             )
-            app = AppCore(AppContext(app_id, settings, self.db, self.hasher))
+            app = AppCore(AppContext(app_id, settings, self.db, self.hasher, self.events))
             self._apps[app_id] = app
         return app
 

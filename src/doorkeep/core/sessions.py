@@ -22,10 +22,18 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection
 
 from doorkeep.core import session_store as store
 from doorkeep.core.common import PUBLIC, new_id, now_ms, random_token, sha256_hex
 from doorkeep.core.context import AppContext
+from doorkeep.core.events import (
+    Event,
+    SessionCreated,
+    SessionRefreshed,
+    SessionRevoked,
+    TokenTheftDetected,
+)
 from doorkeep.core.jwt import ExpiredToken, InvalidToken, decode_unverified, sign
 from doorkeep.core.keys import KeyService
 from doorkeep.core.session_models import (
@@ -90,10 +98,13 @@ class SessionService:
             created,
             expires,
         )
-        await self.ctx.db.run(
-            partial(store.insert_session, self.ctx.app_id, record, refresh_token, use_static_key),
-            write=True,
+        created_event = SessionCreated(
+            app_id=self.ctx.app_id, tenant_id=tenant_id, user_id=user_id, session_handle=handle
         )
+        events = await self.ctx.db.run(
+            partial(self._insert, record, refresh_token, use_static_key, created_event), write=True
+        )
+        self.ctx.events.publish_all(events)
         return await self._tokens(
             record,
             refresh_token,
@@ -101,6 +112,17 @@ class SessionService:
             enable_anti_csrf=enable_anti_csrf,
             use_static_key=use_static_key,
         )
+
+    def _insert(
+        self,
+        record: SessionRecord,
+        refresh_token: str,
+        use_static_key: bool,
+        event: SessionCreated,
+        conn: Connection,
+    ) -> list[SessionCreated]:
+        store.insert_session(self.ctx.app_id, record, refresh_token, use_static_key, conn)
+        return self.ctx.events.record(conn, [event])
 
     # -- verifying --------------------------------------------------------------------------
 
@@ -196,11 +218,12 @@ class SessionService:
             self._expiry,
             use_static_key,
         )
-        outcome = await self.ctx.db.run(
-            partial(store.rotate, rules, store.hash2(refresh_token), now_ms()), write=True
+        outcome, events = await self.ctx.db.run(
+            partial(self._rotate, rules, store.hash2(refresh_token), now_ms()), write=True
         )
         if isinstance(outcome, TokenTheftDetectedError):
             self._remember(self._revoked, outcome.session_handle)
+        self.ctx.events.publish_all(events)
         if not isinstance(outcome, store.Rotated):
             return outcome
         record = outcome.record
@@ -212,6 +235,43 @@ class SessionService:
             parent_token=refresh_token,
             enable_anti_csrf=enable_anti_csrf,
             use_static_key=outcome.use_static_key,
+        )
+
+    def _rotate(
+        self, rules: store.RotationRules, old_hash2: str, now: int, conn: Connection
+    ) -> tuple[store.Rotated | UnauthorisedError | TokenTheftDetectedError, list[Event]]:
+        """`store.rotate`, and the events of its outcome recorded in its transaction."""
+        outcome = store.rotate(rules, old_hash2, now, conn)
+        events: list[Event] = []
+        if isinstance(outcome, store.Rotated):
+            record = outcome.record
+            events.append(
+                SessionRefreshed(
+                    app_id=self.ctx.app_id,
+                    tenant_id=record.tenant_id,
+                    user_id=record.user_id,
+                    session_handle=record.handle,
+                )
+            )
+        elif isinstance(outcome, TokenTheftDetectedError):
+            common: dict[str, Any] = {"app_id": self.ctx.app_id, "user_id": outcome.user_id}
+            handle = outcome.session_handle
+            events.append(TokenTheftDetected(**common, session_handle=handle))
+            events.append(self._revoked_event(handle, outcome.user_id, None, "theft_detected"))
+        return outcome, self.ctx.events.record(conn, events)
+
+    def _revoked_event(
+        self, handle: str, user_id: str | None, tenant_id: str | None, reason: str
+    ) -> SessionRevoked:
+        """The revocation of `handle`: its access tokens live at most one validity more."""
+        longest = now_ms() + self.ctx.settings.access_token_validity * 1000
+        return SessionRevoked(
+            app_id=self.ctx.app_id,
+            tenant_id=tenant_id,
+            user_id=user_id,
+            session_handle=handle,
+            reason=reason,
+            access_token_expiry=longest,
         )
 
     async def _refreshed_payload(
@@ -254,20 +314,27 @@ class SessionService:
             return []
         s = t.sessions
         async with self.ctx.db.transaction() as conn:
-            existing = list(
-                (
-                    await conn.scalars(
-                        select(s.c.session_handle).where(
-                            s.c.app_id == self.ctx.app_id, s.c.session_handle.in_(handles)
-                        )
+            rows = (
+                await conn.execute(
+                    select(s.c.session_handle, s.c.user_id, s.c.tenant_id).where(
+                        s.c.app_id == self.ctx.app_id, s.c.session_handle.in_(handles)
                     )
-                ).all()
-            )
+                )
+            ).all()
+            existing = [row.session_handle for row in rows]
             if existing:
                 await conn.execute(
                     delete(s).where(s.c.app_id == self.ctx.app_id, s.c.session_handle.in_(existing))
                 )
+            events = await self.ctx.events.record_async(
+                conn,
+                [
+                    self._revoked_event(r.session_handle, r.user_id, r.tenant_id, "revoked")
+                    for r in rows
+                ],
+            )
         self.note_revoked(existing)
+        self.ctx.events.publish_all(events)
         return existing
 
     def note_revoked(self, handles: list[str]) -> None:

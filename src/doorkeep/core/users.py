@@ -17,7 +17,9 @@ from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, tuple
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from doorkeep.core.common import now_ms
 from doorkeep.core.context import AppContext
+from doorkeep.core.events import Event, SessionRevoked, UserDeleted
 from doorkeep.storage import tables as t
 
 
@@ -401,11 +403,13 @@ class UserService:
         async with self.ctx.db.transaction() as conn:
             ref = await resolve_user_id(conn, app_id, user_id)
             aliases = ref.aliases
-            await conn.execute(
-                delete(t.sessions).where(
-                    t.sessions.c.app_id == app_id, t.sessions.c.user_id.in_(aliases)
+            sessions = (
+                await conn.execute(
+                    delete(t.sessions)
+                    .where(t.sessions.c.app_id == app_id, t.sessions.c.user_id.in_(aliases))
+                    .returning(t.sessions.c.session_handle, t.sessions.c.tenant_id)
                 )
-            )
+            ).all()
             for table in (t.user_metadata, t.verified_emails, t.email_verification_tokens):
                 await conn.execute(
                     delete(table).where(table.c.app_id == app_id, table.c.user_id.in_(aliases))
@@ -416,4 +420,30 @@ class UserService:
                     t.users.c.app_id == app_id, t.users.c.user_id == ref.internal_id
                 )
             )
-            return result.rowcount > 0
+            events = await self.ctx.events.record_async(
+                conn, self._deletion_events(ref.public_id, sessions, result.rowcount > 0)
+            )
+        self.ctx.events.publish_all(events)
+        return result.rowcount > 0
+
+    def _deletion_events(
+        self, user_id: str, sessions: Sequence[Row[*tuple[Any, ...]]], deleted: bool
+    ) -> list[Event]:
+        """The user's sessions revoked (their access tokens live one validity more at most),
+        and the user deleted."""
+        expiry = now_ms() + self.ctx.settings.access_token_validity * 1000
+        app_id = self.ctx.app_id
+        events: list[Event] = [
+            SessionRevoked(
+                app_id=app_id,
+                tenant_id=row.tenant_id,
+                user_id=user_id,
+                session_handle=row.session_handle,
+                reason="user_deleted",
+                access_token_expiry=expiry,
+            )
+            for row in sessions
+        ]
+        if deleted:
+            events.append(UserDeleted(app_id=app_id, user_id=user_id))
+        return events
