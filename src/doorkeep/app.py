@@ -38,10 +38,12 @@ from doorkeep.ratelimit import DatabaseCounters, RateLimitConfig, RateLimiter, R
 from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordRecipe
 from doorkeep.recipes.emailverification import EmailVerificationConfig, EmailVerificationRecipe
+from doorkeep.recipes.jwt import JwtConfig, JwtRecipe
 from doorkeep.recipes.passwordless import PasswordlessConfig, PasswordlessRecipe
 from doorkeep.recipes.session import SessionConfig, SessionRecipe
 from doorkeep.recipes.useridmapping import UserIdMappingConfig, UserIdMappingRecipe
 from doorkeep.recipes.usermetadata import UserMetadataConfig, UserMetadataRecipe
+from doorkeep.recipes.userroles import UserRolesConfig, UserRolesRecipe
 from doorkeep.web.fdi import FrontendApi
 from doorkeep.web.pages import Pages, PagesConfig
 from doorkeep.web.pages.outcome import PageServices
@@ -83,6 +85,8 @@ class Doorkeep:
         legacy_provider: LegacyProvider | None = None,
         usermetadata: UserMetadataConfig | None = None,
         useridmapping: UserIdMappingConfig | None = None,
+        userroles: UserRolesConfig | None = None,
+        jwt: JwtConfig | None = None,
         pages: PagesConfig | None = None,
         passwordless: PasswordlessConfig | None = None,
         sms_delivery: SmsDeliveryConfig | None = None,
@@ -111,6 +115,9 @@ class Doorkeep:
         self.session = SessionRecipe(public, session)
         self.usermetadata = UserMetadataRecipe(public, usermetadata)
         self.useridmapping = UserIdMappingRecipe(public, useridmapping)
+        # Registers st-role/st-perm; new sessions carry them when `userroles` is given.
+        self.userroles = UserRolesRecipe(public, self.session, userroles)
+        self.jwt = JwtRecipe(public, jwt)
         if legacy_provider is None and self.settings.legacy_provider_url:
             legacy_provider = HttpLegacyProvider(self.settings.legacy_provider_url)
         legacy_migration = None
@@ -143,6 +150,7 @@ class Doorkeep:
             self.emailverification,
             self.flows,
             public.keys,
+            jwt=self.jwt,
         )
         pages = pages or PagesConfig()
         self.pages: Pages | None = None

@@ -25,12 +25,7 @@ from doorkeep import Doorkeep, Settings
 from doorkeep.core.roles import RoleService
 from doorkeep.integrations.fastapi import Session, install, session_of, verify_session
 from doorkeep.integrations.starlette import requires_session
-from doorkeep.recipes.userroles import (
-    PermissionClaim,
-    UserRoleClaim,
-    UserRolesConfig,
-    UserRolesRecipe,
-)
+from doorkeep.recipes.userroles import PermissionClaim, UserRoleClaim, UserRolesConfig
 from doorkeep.testing import serve_in_thread
 
 PASSWORD = "correct horse battery"
@@ -40,11 +35,6 @@ PUBLISHER = [
     PermissionClaim.includes_all(["write", "publish"]),
     UserRoleClaim.excludes("banned"),
 ]
-
-
-def with_roles(dk: Doorkeep) -> Doorkeep:
-    UserRolesRecipe(dk.core.public, dk.session, UserRolesConfig())  # st-role, st-perm
-    return dk
 
 
 def fastapi_app(dk: Doorkeep) -> FastAPI:
@@ -110,7 +100,7 @@ class Stack:
 @pytest.fixture
 def stack(database_url: str) -> Iterator[Stack]:
     settings = Settings(database_url=database_url)
-    fast = with_roles(Doorkeep(settings))
+    fast = Doorkeep(settings, userroles=UserRolesConfig())
     statements: list[str] = []
     engines = [fast.core.db.engine.sync_engine]
     unit_engine = getattr(fast.core.db, "_unit_engine", None)  # SQLite's unit-of-work engine
@@ -120,9 +110,9 @@ def stack(database_url: str) -> Iterator[Stack]:
         event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     with (
         serve_in_thread(fastapi_app(fast)) as fast_url,
-        serve_in_thread(starlette_app(with_roles(Doorkeep(settings)))) as plain_url,
+        serve_in_thread(starlette_app(Doorkeep(settings, userroles=UserRolesConfig()))) as plain,
     ):
-        yield Stack(fast_url, plain_url, settings, statements)
+        yield Stack(fast_url, plain, settings, statements)
 
 
 def sign_up(url: str, email: str) -> tuple[str, dict[str, str]]:
@@ -271,8 +261,7 @@ def test_a_session_without_the_claim_gets_it_from_the_database(
     sessions carry no `st-role`; the first role route reads it once and sends the client
     a token that carries it, and from then on refreshes value it again."""
     settings = Settings(database_url=database_url)
-    dk = Doorkeep(settings)
-    UserRolesRecipe(dk.core.public, dk.session, config)
+    dk = Doorkeep(settings, userroles=config)
 
     async def admin(work: Callable[[RoleService], Awaitable[Any]]) -> None:
         async with Doorkeep(settings) as other:

@@ -10,7 +10,6 @@ import pytest
 
 from doorkeep import Doorkeep
 from doorkeep.core.context import UserContext
-from doorkeep.recipes.jwt import JwtRecipe
 from doorkeep.recipes.userroles import (
     PermissionClaim,
     UnknownRole,
@@ -140,7 +139,7 @@ async def test_an_override_of_get_roles_for_user_reaches_the_session(dk: Doorkee
 
 
 async def test_the_recipe_api_speaks_supertokens_names(dk: Doorkeep) -> None:
-    roles = UserRolesRecipe(dk.core.public, dk.session)
+    roles = dk.userroles
     assert await roles.create_new_role_or_add_permissions("admin", ["a", "b"]) is True
     assert await roles.get_permissions_for_role("admin") == ["a", "b"]
     assert await roles.remove_permissions_from_role("admin", ["a"]) is None
@@ -157,7 +156,7 @@ async def test_the_recipe_api_speaks_supertokens_names(dk: Doorkeep) -> None:
 async def test_openid_discovery_names_the_issuer_and_its_keys(dk: Doorkeep) -> None:
     settings = dk.settings
     issuer = settings.api_domain.rstrip("/") + settings.api_base_path.rstrip("/")
-    jwt = JwtRecipe(dk.core.public)
+    jwt = dk.jwt
     document = (await jwt.get_open_id_discovery_configuration()).to_json()
     assert document["issuer"] == issuer
     assert document["jwks_uri"] == f"{issuer}/jwt/jwks.json"

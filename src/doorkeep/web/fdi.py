@@ -28,6 +28,7 @@ from doorkeep.flows.change_password import PasswordChanged
 from doorkeep.recipes.emailpassword.apis import EmailExistsOk, SignInPostOk, SignUpPostOk
 from doorkeep.recipes.emailpassword.forms import parse_form_fields
 from doorkeep.recipes.emailverification import EmailVerificationRecipe
+from doorkeep.recipes.jwt import JwtRecipe
 from doorkeep.recipes.passwordless.apis import ConsumeCodePostOk, CreateCodePostOk, ExistsOk
 from doorkeep.recipes.session import SessionRecipe
 from doorkeep.recipes.session.request import SessionError, api_options, get_session, mutations_of
@@ -56,16 +57,24 @@ class FrontendApi:
         emailverification: EmailVerificationRecipe,
         flows: Flows,
         keys: KeyService,
+        *,
+        jwt: JwtRecipe | None = None,
     ) -> None:
         self.base_path = api_base_path.rstrip("/")
         self.session = session
         self.emailverification = emailverification
         self.flows = flows
         self.keys = keys
+        self.jwt = jwt
         routes: list[Route] = [
             Route("/session/refresh", self._wrap(self.refresh), methods=["POST"]),
             Route("/signout", self._wrap(self.sign_out), methods=["POST"]),
             Route("/jwt/jwks.json", self._wrap(self.jwks), methods=["GET"]),
+            Route(
+                "/.well-known/openid-configuration",
+                self._wrap(self.openid_configuration),
+                methods=["GET"],
+            ),
             Route("/user/email/verify", self._wrap(self.is_email_verified), methods=["GET"]),
             Route("/user/password/change", self._wrap(self.change_password), methods=["POST"]),
             Route("/user/email/change", self._wrap(self.change_email), methods=["POST"]),
@@ -335,6 +344,14 @@ class FrontendApi:
         return JSONResponse(
             body, headers={"cache-control": f"max-age={self.keys.jwks_max_age()}, must-revalidate"}
         )
+
+    async def openid_configuration(self, request: Request) -> Response:
+        """OpenID discovery: the issuer (api_domain + api_base_path) and its JWKS."""
+        if self.jwt is None:
+            return JSONResponse({"message": "Not found"}, status_code=404)
+        options = api_options(request, self.jwt.config)
+        found = await self.jwt.apis.open_id_discovery_configuration_get(options, {})
+        return JSONResponse(found.to_json())
 
     # -- plumbing ----------------------------------------------------------------------------
 
