@@ -43,6 +43,9 @@ class RateLimitConfig:
     sign_up_per_ip: Limit = Limit(20, 60)
     reset_per_account: Limit = Limit(5, 60)
     reset_per_ip: Limit = Limit(20, 60)
+    # Completing a reset (POST /user/password/reset): per IP, so made-up tokens cannot
+    # buy Argon2 work in bulk (a good token is one attempt; a typo a second).
+    reset_password_per_ip: Limit = Limit(10, 60)
     verification_email_per_user: Limit = Limit(5, 60)
     email_exists_per_ip: Limit = Limit(30, 60)
     change_password_per_user: Limit = Limit(5, 300)

@@ -195,6 +195,9 @@ async def test_the_api_and_the_pages_write_and_count_alike(
                 counter_key("reset-ip", IP): 2,
                 counter_key("reset-account", "public", ADA): 1,
                 counter_key("reset-account", "public", NOBODY): 1,
+                # Completing a reset: per IP, after validation (the short password is
+                # not counted), before the token is looked up (the made-up one is).
+                counter_key("reset-password-ip", IP): 2,
             }.items()
         )
     )

@@ -92,9 +92,18 @@ class PasswordResetService:
         if (message := self.ctx.password_policy.validate(new_password)) is not None:
             return FieldError.one("password", message)
         assert isinstance(new_password, str)
-        # Hash first: no transaction waits on Argon2, and a bad token costs the same.
-        new_hash = await self.ctx.hasher.hash(new_password)
         tokens, ep = t.password_reset_tokens, t.emailpassword_users
+        # A token that cannot reset costs a digest lookup, never an Argon2 hash (an
+        # unauthenticated caller must not buy CPU with made-up tokens; issue 16 row 2).
+        async with self.ctx.db.read() as conn:
+            live = await single_use.is_live(
+                conn, tokens, token, app_id=self.ctx.app_id, tenant_id=tenant_id
+            )
+        if not live:
+            return InvalidResetTokenError()
+        # Hash outside the transaction, so no transaction waits on Argon2; the token is
+        # consumed below together with the password write (a race may still lose it).
+        new_hash = await self.ctx.hasher.hash(new_password)
         async with self.ctx.db.transaction() as conn:
             row = await single_use.consume(
                 conn, tokens, token, app_id=self.ctx.app_id, tenant_id=tenant_id

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, delete, insert
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +26,21 @@ async def issue(conn: AsyncConnection, table: Table, lifetime_s: int, **values: 
         )
     )
     return token
+
+
+async def is_live(conn: AsyncConnection, table: Table, token: object, **scope: str) -> bool:
+    """Whether `token` could be consumed now (known, unexpired, in scope), without
+    consuming it: a digest lookup, so callers can refuse a bad token before costly work.
+    Only `consume` decides; a token may be spent by someone else in between."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        return False
+    in_scope = [table.c[name] == value for name, value in scope.items()]
+    found = await conn.execute(
+        select(table.c.token_hash)
+        .where(table.c.token_hash == sha256_hex(token), table.c.expires_at > now_ms(), *in_scope)
+        .limit(1)
+    )
+    return found.first() is not None
 
 
 async def consume(

@@ -3,7 +3,9 @@ implementation the JSON API and the forgot/reset-password pages call.
 
 Asking is validated, then counted (per IP and per account) and handed to the
 recipe's (overridable) API handler, which answers OK whether or not the account
-exists. Completing validates the new password and spends the token.
+exists. Completing validates the new password, is counted per IP (before any token
+lookup or hash: an unauthenticated caller must not buy Argon2 work in bulk) and spends
+the token.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from doorkeep.recipes.session.request import api_options
 RequestLinkResult = (
     OkResult | FieldError | TooManyAttemptsError | PasswordResetNotAllowed | GeneralError
 )
-ResetResult = ResetTokenConsumed | InvalidResetTokenError | FieldError | GeneralError
+ResetResult = (
+    ResetTokenConsumed | InvalidResetTokenError | FieldError | TooManyAttemptsError | GeneralError
+)
 
 
 class PasswordReset:
@@ -89,6 +93,10 @@ class PasswordReset:
             return validated
         if not token:
             return InvalidResetTokenError()
+        limit = self.attempts.limits.reset_password_per_ip
+        check = (counter_key("reset-password-ip", client_ip(request)), limit)
+        if (refused := await self.attempts.count(check)) is not None:
+            return refused
         return await self.emailpassword.apis.password_reset_post(
             validated,
             token,

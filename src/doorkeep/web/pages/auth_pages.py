@@ -169,6 +169,8 @@ async def reset_password(page: PageRequest) -> Outcome:
     )
     if isinstance(result, ResetTokenConsumed):
         return Redirect(f"{page.login_url}?notice=password-reset")
+    if isinstance(result, TooManyAttemptsError):
+        return too_many("reset_password.html", result.retry_after, context)
     if isinstance(result, FieldError):
         return Render("reset_password.html", context, errors=field_errors(result), status_code=400)
     message = result.message if isinstance(result, GeneralError) else INVALID_RESET_LINK
