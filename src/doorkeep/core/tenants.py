@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -11,6 +12,14 @@ from doorkeep.core.common import PUBLIC, now_ms
 from doorkeep.core.context import AppContext
 from doorkeep.storage import Database
 from doorkeep.storage import tables as t
+
+_TENANT_ID = re.compile(r"[a-z0-9-]{1,64}")
+
+
+def is_tenant_id(value: object) -> bool:
+    """The one rule for a tenant ID, for every face: 1 to 64 of a-z, 0-9 and '-' (the
+    whole string: no trailing newline slips through)."""
+    return isinstance(value, str) and _TENANT_ID.fullmatch(value) is not None
 
 
 async def tenant_exists(ctx: AppContext, tenant_id: str) -> bool:

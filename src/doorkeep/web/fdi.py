@@ -31,7 +31,13 @@ from doorkeep.recipes.emailverification import EmailVerificationRecipe
 from doorkeep.recipes.jwt import JwtRecipe
 from doorkeep.recipes.passwordless.apis import ConsumeCodePostOk, CreateCodePostOk, ExistsOk
 from doorkeep.recipes.session import SessionRecipe
-from doorkeep.recipes.session.request import SessionError, api_options, get_session, mutations_of
+from doorkeep.recipes.session.request import (
+    SessionError,
+    api_options,
+    clear_tokens,
+    get_session,
+    mutations_of,
+)
 from doorkeep.web.http import (
     fdi_major,
     json_not_found,
@@ -113,10 +119,11 @@ class FrontendApi:
         return path == self.base_path or path.startswith(self.base_path + "/")
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        # Starlette's Router matches on the path below our mount point.
+        # Mounted at base_path, as Starlette's Mount does: `path` stays whole and
+        # `root_path` grows, and the router matches the path below root_path. (Cutting
+        # `path` too made it cut twice: `/auth/auth/signin` was the public tenant's.)
         inner = dict(scope)
         inner["root_path"] = scope.get("root_path", "") + self.base_path
-        inner["path"] = scope["path"][len(self.base_path) :] or "/"
         await self.router(inner, receive, send)
 
     # -- routes ------------------------------------------------------------------------------
@@ -147,10 +154,11 @@ class FrontendApi:
         if not email:
             raise BadRequest("Please provide the email as a GET param")
         result = await self.flows.sign_up.email_exists(request, email, tenant_id)
+        if isinstance(result, EmailExistsOk):
+            return JSONResponse({"status": "OK", "exists": result.exists})
         if isinstance(result, TooManyAttemptsError):
             return too_many_attempts(result.retry_after)
-        assert isinstance(result, EmailExistsOk)
-        return JSONResponse({"status": "OK", "exists": result.exists})
+        return status_json(result)  # an override may answer otherwise (GENERAL_ERROR, ...)
 
     async def reset_token(self, request: Request) -> Response:
         tenant_id = tenant_of(request)
@@ -368,8 +376,7 @@ class FrontendApi:
                 response = JSONResponse({"status": "GENERAL_ERROR", "message": str(exc)})
             except SessionError as exc:
                 if exc.clear_tokens:
-                    mode = "cookie" if request.cookies else "header"
-                    self.session.transport.clear(mutations_of(request), mode)
+                    clear_tokens(self.session, request)  # the integrations' rule too
                 response = JSONResponse(exc.body, status_code=exc.status_code)
             return response
 

@@ -3,7 +3,6 @@ shape of results, tenants and client addresses."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from starlette.requests import Request
@@ -11,12 +10,12 @@ from starlette.responses import JSONResponse
 
 from doorkeep.core.common import PUBLIC, FieldError, Status
 from doorkeep.core.errors import BadRequest, TooManyAttemptsError
+from doorkeep.core.tenants import is_tenant_id
 from doorkeep.core.users import User
 from doorkeep.recipes.apis import GeneralError
 from doorkeep.web.json_body import JsonTooDeepError, parse_json
 
 MAX_BODY_BYTES = 64 * 1024
-_TENANT_RE = re.compile(r"^[a-z0-9-]{1,64}$")
 
 
 async def password_change_input(request: Request) -> tuple[object, object, object]:
@@ -111,6 +110,6 @@ def fdi_major(request: Request) -> int:
 
 def tenant_of(request: Request) -> str:
     tenant_id = request.path_params.get("tenant_id", PUBLIC)
-    if not _TENANT_RE.match(tenant_id):
+    if not is_tenant_id(tenant_id):
         raise BadRequest("invalid tenant id")
     return tenant_id

@@ -18,12 +18,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from doorkeep.core.common import PUBLIC
 from doorkeep.core.services import AppCore
+from doorkeep.core.tenants import is_tenant_id
 from doorkeep.web.json_body import JsonTooDeepError, parse_json
 
 SUPPORTED_VERSIONS = ("2.21", "3.0", "3.1", "4.0", "5.0", "5.1", "5.2", "5.3", "5.4")
 MAX_BODY_BYTES = 256 * 1024
 _APP_PREFIX = re.compile(r"^/appid-([a-z0-9-]+)(/.*|)$")
-_TENANT = re.compile(r"^[a-z0-9-]{1,64}$")
 
 
 class CdiError(Exception):
@@ -51,7 +51,7 @@ def split_prefix(path: str, known: set[str]) -> tuple[str, str, str] | None:
     if path in known:
         return app_id, PUBLIC, path
     head, _, rest = path[1:].partition("/")
-    if rest and _TENANT.match(head) and f"/{rest}" in known:
+    if rest and is_tenant_id(head) and f"/{rest}" in known:
         return app_id, head, f"/{rest}"
     return None
 

@@ -3,8 +3,6 @@ email verification, and the multitenancy routes the SDK calls."""
 
 from __future__ import annotations
 
-import re
-
 from starlette.responses import Response
 
 from doorkeep.core.common import PUBLIC
@@ -12,7 +10,7 @@ from doorkeep.core.emailverification import EmailVerified, TokenCreated
 from doorkeep.core.idmapping import Mapping, MappingAlreadyExistsError, UserIdType
 from doorkeep.core.metadata import InvalidMetadata
 from doorkeep.core.passwordless_secrets import normalise_phone_number
-from doorkeep.core.tenants import save_tenant, tenant_exists
+from doorkeep.core.tenants import is_tenant_id, save_tenant, tenant_exists
 from doorkeep.core.users import InvalidPaginationToken
 from doorkeep.web.cdi.protocol import CdiError, CdiRequest, ok, status
 
@@ -21,7 +19,6 @@ _ID_TYPES: dict[str, UserIdType] = {
     "EXTERNAL": "EXTERNAL",
     "ANY": "ANY",
 }
-_TENANT_ID = re.compile(r"^[a-z0-9-]{1,64}$")
 
 # -- users ------------------------------------------------------------------------------------
 
@@ -216,6 +213,6 @@ async def create_tenant(req: CdiRequest) -> Response:
     """PUT /recipe/multitenancy/tenant/v2 {tenantId}: a tenant of this app (login methods
     and core config per tenant are not supported: every tenant uses the app's)."""
     tenant_id = req.required_text("tenantId").lower()
-    if not _TENANT_ID.match(tenant_id) or req.tenant_id != PUBLIC:
+    if not is_tenant_id(tenant_id) or req.tenant_id != PUBLIC:
         raise CdiError(400, "Invalid tenantId")
     return ok(createdNew=await save_tenant(req.app.ctx.db, req.app.ctx.app_id, tenant_id))

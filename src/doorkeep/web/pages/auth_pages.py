@@ -13,6 +13,7 @@ from doorkeep.core.emailpassword import WrongCredentialsError
 from doorkeep.core.emailverification import EmailVerified
 from doorkeep.core.errors import TooManyAttemptsError
 from doorkeep.core.passwordreset import ResetTokenConsumed
+from doorkeep.core.tenants import is_tenant_id
 from doorkeep.recipes.apis import GeneralError, OkResult
 from doorkeep.recipes.emailpassword.apis import SignInPostOk, SignUpPostOk
 from doorkeep.recipes.emailpassword.forms import FormField, InputFormField
@@ -53,7 +54,7 @@ def too_many(template: str, retry_after: int, context: dict[str, object] | None 
 def tenant_from_query(page: PageRequest) -> str:
     """The tenant a mailed link names; `public` unless it is a valid tenant ID."""
     tenant = page.request.query_params.get("tenantId") or page.value("tenant_id") or PUBLIC
-    return tenant if tenant.replace("-", "").isalnum() and len(tenant) <= 64 else PUBLIC
+    return tenant if is_tenant_id(tenant) else PUBLIC
 
 
 def identifier_label(page: PageRequest) -> str:
