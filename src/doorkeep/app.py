@@ -22,6 +22,7 @@ from doorkeep.delivery.sms import SmsDelivery, SmsDeliveryConfig
 from doorkeep.flows import Flows
 from doorkeep.flows.change_email import ChangeEmail
 from doorkeep.flows.change_password import ChangePassword
+from doorkeep.flows.change_phone_number import ChangePhoneNumber
 from doorkeep.flows.email_verification import EmailVerification
 from doorkeep.flows.legacy_migration import (
     HttpLegacyProvider,
@@ -62,6 +63,7 @@ class FlowsConfig:
     override_change_email: Override[ChangeEmail] | None = None
     override_legacy_migration: Override[LegacyMigration] | None = None
     override_passwordless: Override[Passwordless] | None = None
+    override_change_phone_number: Override[ChangePhoneNumber] | None = None
 
 
 class Doorkeep:
@@ -180,6 +182,7 @@ class Doorkeep:
                 self.core.public,
                 self.email_delivery,
                 settings,
+                self.passwordless,
             ),
             config.override_change_email,
         )
@@ -201,6 +204,10 @@ class Doorkeep:
             legacy_migration=legacy_migration,
             passwordless=apply_override(
                 Passwordless(self.passwordless, attempts), config.override_passwordless
+            ),
+            change_phone_number=apply_override(
+                ChangePhoneNumber(self.passwordless, self.session, attempts, settings),
+                config.override_change_phone_number,
             ),
         )
 

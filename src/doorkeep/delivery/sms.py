@@ -50,7 +50,18 @@ class PasswordlessLoginSms:
     type: str = "PASSWORDLESS_LOGIN"
 
 
-SmsInput = PasswordlessLoginSms
+@dataclass(frozen=True)
+class PhoneNumberChangeSms:
+    """The code that proves a new number before an account switches to it."""
+
+    phone_number: str  # E.164, the new number
+    user_input_code: str
+    code_lifetime: int  # milliseconds
+    tenant_id: str
+    type: str = "PHONE_NUMBER_CHANGE"
+
+
+SmsInput = PasswordlessLoginSms | PhoneNumberChangeSms
 
 
 @dataclass(frozen=True)
@@ -143,6 +154,13 @@ class SmsRenderer:
         self.env = Environment(loader=ChoiceLoader(loaders), autoescape=False)
 
     def render(self, sms: SmsInput) -> RenderedSms:
+        if isinstance(sms, PhoneNumberChangeSms):
+            body = self.env.get_template("sms_phone_number_change.txt").render(
+                app_name=self.settings.app_name,
+                code=sms.user_input_code,
+                lifetime_minutes=max(1, sms.code_lifetime // 60_000),
+            )
+            return RenderedSms(to=sms.phone_number, body=body.strip())
         if sms.user_input_code is not None and sms.url_with_link_code is not None:
             name = "passwordless_code_and_link"
         elif sms.user_input_code is not None:

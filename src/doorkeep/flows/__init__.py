@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from doorkeep.flows.change_email import ChangeEmail
 from doorkeep.flows.change_password import ChangePassword
+from doorkeep.flows.change_phone_number import ChangePhoneNumber
 from doorkeep.flows.email_verification import EmailVerification
 from doorkeep.flows.legacy_migration import LegacyMigration
 from doorkeep.flows.password_reset import PasswordReset
@@ -37,3 +38,4 @@ class Flows:
     change_email: ChangeEmail
     legacy_migration: LegacyMigration | None  # with a legacy provider only
     passwordless: Passwordless
+    change_phone_number: ChangePhoneNumber

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
+from doorkeep.core.common import Status
 from doorkeep.core.emailverification import EmailVerified
 from doorkeep.core.errors import BadRequest, TemporaryFailure, TooManyAttemptsError
 from doorkeep.core.keys import KeyService
@@ -25,6 +26,7 @@ from doorkeep.core.passwordless_results import (
 )
 from doorkeep.flows import Flows
 from doorkeep.flows.change_password import PasswordChanged
+from doorkeep.flows.change_phone_number import PhoneNumberChanged, PhoneNumberCodeSent
 from doorkeep.recipes.emailpassword.apis import EmailExistsOk, SignInPostOk, SignUpPostOk
 from doorkeep.recipes.emailpassword.forms import parse_form_fields
 from doorkeep.recipes.emailverification import EmailVerificationRecipe
@@ -86,6 +88,9 @@ class FrontendApi:
             Route("/user/email/change", self._wrap(self.change_email), methods=["POST"]),
         ]
         post = ["POST"]
+        if flows.passwordless.passwordless.enabled:
+            phone = self._wrap(self.change_phone_number)
+            routes.append(Route("/user/phone/change", phone, methods=post))
         for prefix in ("", "/{tenant_id}"):
             routes += [
                 Route(f"{prefix}/signup", self._wrap(self.sign_up), methods=["POST"]),
@@ -307,15 +312,7 @@ class FrontendApi:
             return JSONResponse(
                 {"status": "OK", "createdNewUser": result.created_new_recipe_user, "user": user}
             )
-        if isinstance(result, IncorrectUserInputCodeError | ExpiredUserInputCodeError):
-            return JSONResponse(
-                {
-                    "status": result.status,
-                    "failedCodeInputAttemptCount": result.failed_code_input_attempt_count,
-                    "maximumCodeInputAttempts": result.maximum_code_input_attempts,
-                }
-            )
-        return status_json(result)
+        return code_error_json(result)
 
     async def passwordless_email_exists(self, request: Request) -> Response:
         email = request.query_params.get("email")
@@ -332,6 +329,32 @@ class FrontendApi:
             request, phone_number, tenant_of(request)
         )
         return exists_json(result)
+
+    async def change_phone_number(self, request: Request) -> Response:
+        """Step 1 {"phoneNumber"}: a code goes to the new number (PHONE_NUMBER_CODE_SENT
+        with the device); step 2 {"preAuthSessionId", "deviceId", "userInputCode"}: the
+        account takes the number that received the code. Session required."""
+        session = await get_session(self.session, request, require_verified_email=False)
+        assert session is not None
+        body = await read_json_object(request)
+        flow = self.flows.change_phone_number
+        if "phoneNumber" in body:
+            sent = await flow.send_code(request, session, body["phoneNumber"])
+            if isinstance(sent, PhoneNumberCodeSent):
+                return JSONResponse(sent.to_json())
+            if isinstance(sent, PhoneNumberChanged):
+                return JSONResponse({"status": "OK", "phoneNumber": sent.phone_number})
+            return status_json(sent)
+        result = await flow.confirm(
+            request,
+            session,
+            body.get("preAuthSessionId"),
+            body.get("deviceId"),
+            body.get("userInputCode"),
+        )
+        if isinstance(result, PhoneNumberChanged):
+            return JSONResponse({"status": "OK", "phoneNumber": result.phone_number})
+        return code_error_json(result)
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -388,6 +411,19 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
     return body
+
+
+def code_error_json(result: Status) -> Response:
+    """A passwordless status; a wrong or expired code says how many tries it has left."""
+    if isinstance(result, IncorrectUserInputCodeError | ExpiredUserInputCodeError):
+        return JSONResponse(
+            {
+                "status": result.status,
+                "failedCodeInputAttemptCount": result.failed_code_input_attempt_count,
+                "maximumCodeInputAttempts": result.maximum_code_input_attempts,
+            }
+        )
+    return status_json(result)
 
 
 def exists_json(result: ExistsOk | TooManyAttemptsError) -> Response:
