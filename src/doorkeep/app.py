@@ -35,6 +35,7 @@ from doorkeep.flows.passwordless import Passwordless
 from doorkeep.flows.reauthentication import Reauthentication
 from doorkeep.flows.sign_in import SignIn
 from doorkeep.flows.sign_up import SignUp
+from doorkeep.logs import LOGGED_EVENTS, log_event
 from doorkeep.ratelimit import DatabaseCounters, RateLimitConfig, RateLimiter, RedisCounters
 from doorkeep.recipes.base import Override, apply_override
 from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordRecipe
@@ -97,6 +98,10 @@ class Doorkeep:
         self.started = False
         self._start_lock = asyncio.Lock()
         self.core = Core(self.settings)
+        # What happened, reported by the core, recipes and flows; logs, metrics, the audit
+        # trail, webhooks and revocation subscribe to it (applications may too).
+        self.events = self.core.events
+        self.events.subscribe(log_event, kinds=LOGGED_EVENTS)
         public = self.core.public
         self.background = BackgroundTasks()
         self.rate_limits = rate_limits or RateLimitConfig()
@@ -105,7 +110,9 @@ class Doorkeep:
             if self.settings.redis_url
             else DatabaseCounters(self.core.db)
         )
-        self.limiter = RateLimiter(counters, enabled=self.settings.rate_limits_enabled)
+        self.limiter = RateLimiter(
+            counters, enabled=self.settings.rate_limits_enabled, events=self.events
+        )
         self.housekeeping = Housekeeping(
             self.core.db,
             interval_s=self.settings.purge_interval_seconds,

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from doorkeep.core import passwordless_secrets as sec
 from doorkeep.core.common import sha256_hex
+from doorkeep.core.events import Events, RateLimited
 from doorkeep.storage import Database
 from doorkeep.storage import tables as t
 
@@ -162,21 +163,30 @@ class RedisCounters:
 
 
 class RateLimiter:
-    def __init__(self, store: CounterStore, *, enabled: bool = True) -> None:
+    def __init__(
+        self, store: CounterStore, *, enabled: bool = True, events: Events | None = None
+    ) -> None:
         self.store = store
         self.enabled = enabled
+        self.events = events or Events()  # a refused attempt is reported (RateLimited)
 
     async def attempt(self, *checks: tuple[str, Limit]) -> float | None:
         """Count an attempt against each (key, limit); seconds to wait if any is exceeded."""
         if not self.enabled or not checks:
             return None
         counted = await self.store.hit([(key, limit.window_seconds) for key, limit in checks])
-        waits = [
-            remaining
-            for (_, limit), (count, remaining) in zip(checks, counted, strict=True)
+        exceeded = [
+            (key, remaining)
+            for (key, limit), (count, remaining) in zip(checks, counted, strict=True)
             if count > limit.limit
         ]
-        return max(waits) if waits else None
+        if not exceeded:
+            return None
+        # One event per refused attempt, naming the counters' kinds, never their
+        # subjects (IPs, emails are in the keys only as digests anyway).
+        kinds = ",".join(dict.fromkeys(key.partition(":")[0] for key, _ in exceeded))
+        self.events.publish(RateLimited(limit=kinds))
+        return max(remaining for _, remaining in exceeded)
 
     async def succeeded(self, *keys: str) -> None:
         if self.enabled and keys:

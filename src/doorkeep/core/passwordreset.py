@@ -16,6 +16,12 @@ from sqlalchemy import delete, select, update
 from doorkeep.core import single_use
 from doorkeep.core.common import PUBLIC, FieldError, Status, UnknownUserIdError, normalise_email
 from doorkeep.core.context import AppContext
+from doorkeep.core.events import (
+    Event,
+    PasswordChanged,
+    PasswordResetCompleted,
+    PasswordResetRequested,
+)
 from doorkeep.core.users import resolve_user_id
 from doorkeep.storage import tables as t
 
@@ -70,6 +76,10 @@ class PasswordResetService:
                 user_id=ref.internal_id,
                 email=normalise_email(email),
             )
+            events = await self.ctx.events.record_async(
+                conn, [self._event(PasswordResetRequested, ref.public_id, tenant_id)]
+            )
+        self.ctx.events.publish_all(events)
         return ResetTokenCreated(token)
 
     async def consume_token(
@@ -83,6 +93,10 @@ class PasswordResetService:
             if row is None:
                 return InvalidResetTokenError()
             ref = await resolve_user_id(conn, self.ctx.app_id, row.user_id)
+            events = await self.ctx.events.record_async(
+                conn, [self._event(PasswordResetCompleted, ref.public_id, tenant_id)]
+            )
+        self.ctx.events.publish_all(events)
         return ResetTokenConsumed(ref.public_id, row.email)
 
     async def reset_password(
@@ -123,7 +137,20 @@ class PasswordResetService:
                 )
             )
             ref = await resolve_user_id(conn, self.ctx.app_id, row.user_id)
+            events = await self.ctx.events.record_async(
+                conn,
+                [
+                    self._event(PasswordResetCompleted, ref.public_id, tenant_id),
+                    PasswordChanged(app_id=self.ctx.app_id, user_id=ref.public_id, via="reset"),
+                ],
+            )
+        self.ctx.events.publish_all(events)
         return ResetTokenConsumed(ref.public_id, row.email)
+
+    def _event(
+        self, kind: type[PasswordResetRequested | PasswordResetCompleted], user_id: str, tenant: str
+    ) -> Event:
+        return kind(app_id=self.ctx.app_id, tenant_id=tenant, user_id=user_id)
 
     async def revoke_tokens(self, user_id: str) -> None:
         """Retire every reset link of the user (e.g. after their email changed)."""
