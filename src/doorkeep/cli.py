@@ -1,5 +1,6 @@
-"""The `doorkeep` command: `serve`, `migrate`, and `users` (import, list, create, delete,
-set-password). Exit codes: 0 done, 1 something failed, 2 wrong usage or settings.
+"""The `doorkeep` command: `serve`, `migrate`, `users` (import, list, create, delete,
+set-password) and `roles` (cli_roles.py). Exit codes: 0 done, 1 something failed, 2
+wrong usage or settings.
 
 Every failure to start is one line on stderr (no traceback, secrets masked): see
 `doorkeep.startup`. Settings come from `DOORKEEP_*` variables (`doorkeep.config`);
@@ -20,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from doorkeep.app import Doorkeep
+from doorkeep.cli_roles import add_roles_commands
 from doorkeep.config import ServerSettings, SettingsError, mask_url, set_listening_origin
 from doorkeep.core.common import PUBLIC, FieldError, Status
 from doorkeep.core.emailpassword import SignUpOk
@@ -399,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_app_option(migrate)
     migrate.set_defaults(run=_migrate)
     _add_users_commands(commands)
+    add_roles_commands(commands, _run_with, _add_app_option)
     return parser
 
 
