@@ -20,12 +20,12 @@ it serves its first request (after gunicorn has forked its workers).
 
 from doorkeep.integrations.flask.extension import Doorkeep, settings_from_config
 from doorkeep.integrations.flask.session import (
-    ClaimValidator,
     FlaskSession,
     extension,
     verify_session,
 )
 from doorkeep.integrations.flask.sync import SyncDoorkeep
+from doorkeep.recipes.session.claims import ClaimValidator
 from doorkeep.recipes.session.request import SessionError
 
 __all__ = [

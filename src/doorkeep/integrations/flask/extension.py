@@ -98,7 +98,8 @@ class Doorkeep:
             settings.website_base_path.rstrip("/"),
         )
         app.extensions[EXTENSION_KEY] = self
-        app.wsgi_app = _DoorkeepRoutes(app.wsgi_app, self)  # type: ignore[method-assign]
+        routes = _DoorkeepRoutes(app.wsgi_app, self)
+        app.wsgi_app = routes  # type: ignore[method-assign]  # Flask's documented middleware hook
         app.after_request(self._finish_response)
         app.register_error_handler(SessionError, session_error)
 

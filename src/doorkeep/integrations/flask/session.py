@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from a2wsgi.asgi import build_scope
 from flask import Response, current_app, g, request
 from starlette.requests import HTTPConnection
 
 from doorkeep.integrations.starlette import SCOPE_KEY, session_error_response
+from doorkeep.recipes.session.claims import ClaimValidator
 from doorkeep.recipes.session.request import (
     MUTATIONS_KEY,
     Session,
@@ -34,17 +35,6 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 EXTENSION_KEY = "doorkeep"
 _CONNECTION = "_doorkeep_connection"
-
-
-class ClaimValidator(Protocol):
-    """A check of a verified session (roles, permissions, ...): `check` answers None when
-    the session satisfies it, else SuperTokens' `reason` for the 403 "invalid claim"."""
-
-    key: str
-
-    async def check(
-        self, session: Session, *, check_database: bool
-    ) -> Mapping[str, Any] | None: ...
 
 
 def extension() -> Doorkeep:
@@ -202,28 +192,15 @@ async def _verified(
     require_verified_email: bool | None,
     claims: Sequence[ClaimValidator],
 ) -> Session | None:
-    session = await get_session(
+    return await get_session(
         dk.session,
         conn,
         session_required=session_required,
         check_database=check_database,
         anti_csrf_check=anti_csrf_check,
         require_verified_email=require_verified_email,
+        claims=claims,
     )
-    if session is None or not claims:
-        return session
-    failures = []
-    for claim in claims:  # every failing claim is listed, as SuperTokens does
-        reason = await claim.check(session, check_database=check_database)
-        if reason is not None:
-            failures.append({"id": claim.key, "reason": dict(reason)})
-    if failures:
-        raise SessionError(
-            "invalid claim",
-            status_code=403,
-            body={"message": "invalid claim", "claimValidationErrors": failures},
-        )
-    return session
 
 
 def session_error(error: SessionError) -> Response:
