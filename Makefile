@@ -28,11 +28,13 @@ serve: $(SERVE_STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports --no-cache --no-logo
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/run_all.py
