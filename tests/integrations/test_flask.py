@@ -3,6 +3,11 @@ in the master with --preload, then forked) and, once, Werkzeug's dev server.
 
 The frontend API answers inside the Flask app through the WSGI bridge; Flask views are
 protected with `@verify_session()`; the session layer's headers reach the responses.
+
+Mutants tried (in a worktree): a runtime made in init_app (before gunicorn forks) with
+the after-fork reset removed made every protected request hang (read timeout); with the
+reset kept, the same early runtime is replaced in each worker and the tests pass. An
+after_request that adds nothing failed the header-mode, 401/403, revoke and CORS tests.
 """
 
 from __future__ import annotations
