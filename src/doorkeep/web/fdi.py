@@ -278,14 +278,14 @@ class FrontendApi:
         )
         if isinstance(result, CreateCodePostOk):
             return JSONResponse(result.to_json())
-        return status_json(result)
+        return passwordless_json(result)
 
     async def resend_code(self, request: Request) -> Response:
         body = await read_json_object(request)
         result = await self.flows.passwordless.resend_code(
             request, body.get("deviceId"), body.get("preAuthSessionId"), tenant_of(request)
         )
-        return status_json(result)
+        return passwordless_json(result)
 
     async def consume_code(self, request: Request) -> Response:
         body = await read_json_object(request)
@@ -312,7 +312,7 @@ class FrontendApi:
             return JSONResponse(
                 {"status": "OK", "createdNewUser": result.created_new_recipe_user, "user": user}
             )
-        return code_error_json(result)
+        return passwordless_json(result)
 
     async def passwordless_email_exists(self, request: Request) -> Response:
         email = request.query_params.get("email")
@@ -344,7 +344,7 @@ class FrontendApi:
                 return JSONResponse(sent.to_json())
             if isinstance(sent, PhoneNumberChanged):
                 return JSONResponse({"status": "OK", "phoneNumber": sent.phone_number})
-            return status_json(sent)
+            return passwordless_json(sent)
         result = await flow.confirm(
             request,
             session,
@@ -354,7 +354,7 @@ class FrontendApi:
         )
         if isinstance(result, PhoneNumberChanged):
             return JSONResponse({"status": "OK", "phoneNumber": result.phone_number})
-        return code_error_json(result)
+        return passwordless_json(result)
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -413,8 +413,11 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def code_error_json(result: Status) -> Response:
-    """A passwordless status; a wrong or expired code says how many tries it has left."""
+def passwordless_json(result: Status) -> Response:
+    """A passwordless status: too many attempts is the 429 of sign-in; a wrong or expired
+    code says how many tries it has left."""
+    if isinstance(result, TooManyAttemptsError):
+        return too_many_attempts(result.retry_after)
     if isinstance(result, IncorrectUserInputCodeError | ExpiredUserInputCodeError):
         return JSONResponse(
             {
