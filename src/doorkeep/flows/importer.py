@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Column, String
+
 from doorkeep.core import bulk_import as bulk
 from doorkeep.core.bulk_import import ImportedUser
 from doorkeep.core.common import PUBLIC, email_error, normalise_email
@@ -37,8 +39,16 @@ if TYPE_CHECKING:
     from doorkeep.app import Doorkeep
 
 
-MAX_HASH_LENGTH = t.emailpassword_users.c.password_hash.type.length
-MAX_ID_LENGTH = t.userid_mappings.c.external_user_id.type.length
+def _declared_length(column: Column[Any]) -> int:
+    """The length the schema gives a string column (tables.py is the one place it is set)."""
+    length = column.type.length if isinstance(column.type, String) else None
+    if length is None:
+        raise TypeError(f"{column} is not a string of declared length")
+    return length
+
+
+MAX_HASH_LENGTH = _declared_length(t.emailpassword_users.c.password_hash)
+MAX_ID_LENGTH = _declared_length(t.userid_mappings.c.external_user_id)
 # Refresh PostgreSQL's statistics after this many users, then each time the count
 # has grown fourfold (see bulk.refresh_statistics): a handful of ANALYZEs per import.
 ANALYZE_FIRST = 1000

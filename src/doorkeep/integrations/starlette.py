@@ -141,7 +141,7 @@ async def _preflight(origin: str, send: Send) -> None:
 
 
 def doorkeep_of(conn: HTTPConnection) -> Doorkeep:
-    dk = conn.scope.get(SCOPE_KEY)
+    dk: Doorkeep | None = conn.scope.get(SCOPE_KEY)  # DoorkeepMiddleware puts it there
     if dk is None:
         raise RuntimeError("doorkeep is not installed: add DoorkeepMiddleware to the application")
     return dk

@@ -109,7 +109,7 @@ def fdi_major(request: Request) -> int:
 
 
 def tenant_of(request: Request) -> str:
-    tenant_id = request.path_params.get("tenant_id", PUBLIC)
+    tenant_id: str = request.path_params.get("tenant_id", PUBLIC)  # the route's {tenant_id}
     if not is_tenant_id(tenant_id):
         raise BadRequest("invalid tenant id")
     return tenant_id

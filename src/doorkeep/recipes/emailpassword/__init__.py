@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from doorkeep.background import BackgroundTasks
 from doorkeep.core.common import PUBLIC, email_error
 from doorkeep.core.context import UserContext
+from doorkeep.core.emailpassword import SignUpResult
 from doorkeep.core.passwordreset import ResetTokenCreated
 from doorkeep.core.services import AppCore
 from doorkeep.core.users import User
@@ -27,7 +28,6 @@ from doorkeep.recipes.emailpassword.forms import (
 from doorkeep.recipes.emailpassword.functions import (
     EmailPasswordFunctions,
     SignInResult,
-    SignUpResult,
     UpdateResult,
 )
 from doorkeep.recipes.session import SessionRecipe

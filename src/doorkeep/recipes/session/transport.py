@@ -46,9 +46,9 @@ AUTH_MODE_SCOPE_KEY = "doorkeep.auth_mode"  # set by the HTML pages, which alway
 
 
 def requested_auth_mode(conn: HTTPConnection) -> AuthMode:
-    forced = conn.scope.get(AUTH_MODE_SCOPE_KEY)
+    forced: AuthMode | None = conn.scope.get(AUTH_MODE_SCOPE_KEY)
     if forced is not None:
-        return forced  # type: ignore[no-any-return]
+        return forced
     value = conn.headers.get("st-auth-mode", "").lower()
     return "cookie" if value == "cookie" else "header"
 

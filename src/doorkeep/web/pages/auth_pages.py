@@ -8,6 +8,8 @@ status into a page.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from doorkeep.core.common import PUBLIC, FieldError
 from doorkeep.core.emailpassword import WrongCredentialsError
 from doorkeep.core.emailverification import EmailVerified
@@ -42,10 +44,12 @@ def field_errors(error: FieldError, renames: dict[str, str] | None = None) -> di
     return {renames.get(field_id, field_id): message for field_id, message in error.fields}
 
 
-def too_many(template: str, retry_after: int, context: dict[str, object] | None = None) -> Render:
+def too_many(
+    template: str, retry_after: int, context: Mapping[str, object] | None = None
+) -> Render:
     return Render(
         template,
-        context or {},
+        dict(context or {}),
         message=f"Too many attempts. Please try again in {retry_after} seconds.",
         status_code=429,
     )
