@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from doorkeep.core.common import PUBLIC, now_ms
 from doorkeep.core.context import UserContext
 from doorkeep.core.emailverification import (
+    EmailAlreadyVerifiedError,
     EmailVerified,
     InvalidVerificationTokenError,
     TokenCreated,
@@ -81,7 +82,7 @@ class EmailVerificationRecipe:
         user_id: str,
         email: str | None = None,
         user_context: UserContext | None = None,
-    ) -> TokenCreated | Any:
+    ) -> TokenCreated | EmailAlreadyVerifiedError:
         ctx = _ctx(user_context)
         address = email or await self.email_for(user_id, ctx)
         if address is None:

@@ -22,8 +22,8 @@ class SessionClaim(Protocol):
 
     async def value_for(
         self, user_id: str, recipe_user_id: str, tenant_id: str, user_context: UserContext
-    ) -> Any:
-        """The claim's value in a new session's access token."""
+    ) -> object:
+        """The claim's value in a new session's access token (anything JSON can carry)."""
 
     async def validate(self, session: Session) -> None:
         """Return when the session satisfies the claim; else raise SessionError (403)."""
