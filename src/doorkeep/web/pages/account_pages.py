@@ -8,6 +8,7 @@ import datetime as dt
 from doorkeep.core.common import FieldError
 from doorkeep.core.emailpassword import EmailAlreadyExistsError, WrongCredentialsError
 from doorkeep.core.errors import TooManyAttemptsError
+from doorkeep.core.users import User
 from doorkeep.flows.change_email import EmailChanged, EmailChangeNotAllowedError, VerificationSent
 from doorkeep.flows.change_password import PasswordChanged
 from doorkeep.recipes.session.request import Session, mutations_of
@@ -42,7 +43,9 @@ async def account(page: PageRequest) -> Outcome:
     devices.sort(key=lambda device: (not device["current"], device["started"]))
     context = {
         "user": user,
-        "email": user.password_login_email,
+        "email": user.email,  # the email/password login's, or the passwordless one's
+        "phone": user.phone_numbers[0] if user.phone_numbers else None,
+        "has_password": _has_password(user),
         "username": next((m.username for m in user.login_methods if m.username), None),
         "email_verified": await services.emailverification.is_user_verified(session.user_id, {}),
         "devices": devices,
@@ -96,7 +99,16 @@ async def change_email_context(page: PageRequest) -> dict[str, object]:
         if fresh > 0
         else "Needed to change your email."
     )
-    return {"current_email": user and user.password_login_email, "password_hint": password_hint}
+    return {
+        "current_email": user and user.email,
+        "password_hint": password_hint,
+        # A passwordless account has no password: a recent sign-in is its proof.
+        "has_password": user is not None and _has_password(user),
+    }
+
+
+def _has_password(user: User) -> bool:
+    return any(method.recipe_id == "emailpassword" for method in user.login_methods)
 
 
 async def change_email_form(page: PageRequest) -> Outcome:

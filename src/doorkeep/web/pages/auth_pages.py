@@ -31,6 +31,7 @@ NOTICES = {
     "password-changed-signed-out": "Your password was changed. Please sign in again.",
     "email-changed": "Your email address was changed.",
     "others-signed-out": "Your other devices are signed out.",
+    "phone-changed": "Your phone number was changed.",
 }
 WRONG_CREDENTIALS = "That combination of {identifier} and password is not right."
 INVALID_RESET_LINK = "This reset link is invalid, used or expired. Ask for a new one."

@@ -16,6 +16,8 @@ PAGE_NAMES = frozenset(
         "change_password",
         "change_email",
         "account",
+        "passwordless",  # with passwordless on: its sign-in pages and the magic-link page
+        "change_phone",  # with passwordless on
     }
 )
 

@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 from doorkeep.core.errors import BadRequest, TemporaryFailure
 from doorkeep.recipes.session.request import Session, SessionError, get_session
 from doorkeep.recipes.session.transport import AUTH_MODE_SCOPE_KEY
-from doorkeep.web.pages import account_pages, auth_pages
+from doorkeep.web.pages import account_pages, auth_pages, passwordless_pages, phone_pages
 from doorkeep.web.pages.config import PagesConfig
 from doorkeep.web.pages.outcome import Outcome, PageRequest, PageServices, Redirect, Render
 from doorkeep.web.pages.security import (
@@ -75,14 +75,34 @@ def _routes() -> dict[str, PageRoute]:
     }
 
 
+def _passwordless_routes() -> dict[str, PageRoute]:
+    """Served when passwordless sign-in is on; `/verify` is where magic links point."""
+    p = passwordless_pages
+    return {
+        "/login/passwordless": PageRoute("passwordless", p.start_form, p.start),
+        "/login/passwordless/check": PageRoute("passwordless", p.check_form, p.check),
+        "/login/passwordless/resend": PageRoute("passwordless", None, p.resend),
+        "/verify": PageRoute("passwordless", p.link_form, p.use_link),
+        "/change-phone": PageRoute(
+            "change_phone",
+            phone_pages.change_phone_form,
+            phone_pages.change_phone,
+            needs_session=True,
+        ),
+    }
+
+
 class Pages:
     def __init__(self, services: PageServices, config: PagesConfig) -> None:
         self.services = services
         self.settings = services.settings
         self.config = config
         self.base = self.settings.website_base_path.rstrip("/")
+        routes = _routes()
+        if services.flows.passwordless.passwordless.enabled:
+            routes |= _passwordless_routes()
         self.routes = {
-            path: route for path, route in _routes().items() if route.name not in config.disabled
+            path: route for path, route in routes.items() if route.name not in config.disabled
         }
         loaders: list[Any] = [PackageLoader("doorkeep.web.pages", "templates")]
         if config.template_path is not None:
@@ -94,7 +114,7 @@ class Pages:
         static = files("doorkeep.web.pages") / "static"
         self.static = {
             f"/static/{name}": (static / name).read_bytes()
-            for name in ("doorkeep.css", "doorkeep.js")
+            for name in ("doorkeep.css", "doorkeep.js", "passwordless.js")
         }
         self.static["/static/theme.css"] = config.theme_css().encode()
 
