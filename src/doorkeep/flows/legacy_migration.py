@@ -9,8 +9,13 @@ Users move over one at a time, on their first sign-in or password reset:
   temporary password flagged `isUsingTemporaryPassword`, then sends the reset email;
   a completed reset clears the flag; the temporary password never signs in, but the
   legacy password does (and becomes the account's password) while a reset is pending.
-The legacy provider is asked only for users not migrated yet. If it cannot be
-reached, sign-in and reset fail closed with GENERAL_ERROR and create nothing.
+The legacy provider is asked only for users not migrated yet, only in tenants that
+exist (elsewhere every request is answered as without a provider), and always about
+the email as doorkeep stores it (trimmed, lower-cased), so a case variant can neither
+squat a legacy user's address nor block their migration. If it cannot be reached,
+sign-in fails closed with GENERAL_ERROR and creates nothing. A reset request is
+answered OK at once, whatever the provider says or how long it takes: the lookup, the
+migration and the email happen after the answer (checklist item 25).
 
 The migration is composed where the app is built: `extend_functions` and
 `extend_apis` are given to the emailpassword recipe, which applies them to its own
@@ -40,10 +45,11 @@ from doorkeep.core.emailpassword import (
 from doorkeep.core.errors import TemporaryFailure
 from doorkeep.core.passwordreset import InvalidResetTokenError, ResetTokenConsumed
 from doorkeep.core.services import AppCore
+from doorkeep.core.tenants import tenant_exists
 from doorkeep.core.users import User
-from doorkeep.recipes.apis import APIOptions, GeneralError, OkResult
+from doorkeep.recipes.apis import APIOptions, GeneralError
 from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordRecipe
-from doorkeep.recipes.emailpassword.apis import EmailPasswordApis, PasswordResetNotAllowed
+from doorkeep.recipes.emailpassword.apis import EmailPasswordApis
 from doorkeep.recipes.emailpassword.forms import FormField
 from doorkeep.recipes.emailpassword.functions import EmailPasswordFunctions, SignInResult
 from doorkeep.recipes.session import SessionRecipe
@@ -126,8 +132,16 @@ class LegacyMigration:
         self, functions: EmailPasswordFunctions, email: str, tenant_id: str, ctx: UserContext
     ) -> bool:
         """Step 1: an email the legacy provider knows signs in instead (it migrates then)."""
-        known_here = await functions.get_user_by_email(email, tenant_id, ctx)
-        return known_here is None and await self.provider.find_user(email) is not None
+        email = normalise_email(email)
+        if await functions.get_user_by_email(email, tenant_id, ctx) is not None:
+            return False
+        if not await self.tenant_exists(tenant_id):
+            return False  # the sign-up itself answers "Tenant not found"
+        return await self.provider.find_user(email) is not None
+
+    async def tenant_exists(self, tenant_id: str) -> bool:
+        """Only a tenant that exists gets migrated users (and sessions for them)."""
+        return await tenant_exists(self.core.ctx, tenant_id)
 
     async def sign_in(
         self,
@@ -138,8 +152,11 @@ class LegacyMigration:
         ctx: UserContext,
     ) -> SignInResult | None:
         """Steps 2 and 5: the result, or None to sign in as usual (with the local password)."""
+        email = normalise_email(email)
         local = await functions.get_user_by_email(email, tenant_id, ctx)
         if local is None:  # step 2: not migrated yet
+            if not await self.tenant_exists(tenant_id):
+                return None  # no such tenant: the usual sign-in finds nobody there
             legacy = await self.provider.verify_credentials(email, password)
             if legacy is None:
                 return WrongCredentialsError()
@@ -167,8 +184,12 @@ class LegacyMigration:
     async def prepare_reset(
         self, functions: EmailPasswordFunctions, email: str, tenant_id: str, ctx: UserContext
     ) -> None:
-        """Step 3: an unmigrated user who forgot their password gets an account to reset."""
+        """Step 3: an unmigrated user who forgot their password gets an account to reset.
+        Runs after the reset request was answered (MigratingApis)."""
+        email = normalise_email(email)
         if await functions.get_user_by_email(email, tenant_id, ctx):
+            return
+        if not await self.tenant_exists(tenant_id):
             return
         legacy = await self.provider.find_user(email)
         if legacy is not None:
@@ -264,18 +285,15 @@ class MigratingApis(EmailPasswordApis):
         super().__init__(recipe, session_recipe, background)
         self.migration = migration
 
-    async def generate_password_reset_token_post(
-        self,
-        form_fields: list[FormField],
-        tenant_id: str,
-        api_options: APIOptions[EmailPasswordConfig],
-        user_context: UserContext,
-    ) -> OkResult | PasswordResetNotAllowed | GeneralError:
-        email = next((str(f.value) for f in form_fields if f.id == "email"), "")
-        await self.migration.prepare_reset(self.recipe.functions, email, tenant_id, user_context)
-        return await super().generate_password_reset_token_post(
-            form_fields, tenant_id, api_options, user_context
+    async def send_reset_email_if_known(
+        self, identifier: str, tenant_id: str, user_context: UserContext
+    ) -> None:
+        """After the answer (so neither it nor its timing depends on the provider): migrate
+        an unmigrated legacy user, then email the link as usual."""
+        await self.migration.prepare_reset(
+            self.recipe.functions, identifier, tenant_id, user_context
         )
+        await super().send_reset_email_if_known(identifier, tenant_id, user_context)
 
     async def password_reset_post(
         self,

@@ -145,13 +145,22 @@ class EmailPasswordApis:
             if user is not None and user.password_login_email is None:
                 return GeneralError(NO_EMAIL_MESSAGE)
 
-        async def send_if_known() -> None:
-            user = await recipe.functions.get_user_by_identifier(email, tenant_id, user_context)
-            if user is not None and user.password_login_email is not None:
-                await recipe.send_reset_password_email(user, tenant_id, user_context)
-
-        self.background.spawn(send_if_known(), name="password reset email")
+        self.background.spawn(
+            self.send_reset_email_if_known(email, tenant_id, user_context),
+            name="password reset email",
+        )
         return OkResult()
+
+    async def send_reset_email_if_known(
+        self, identifier: str, tenant_id: str, user_context: UserContext
+    ) -> None:
+        """The work of a reset request, run after the answer: email the link if the
+        account exists. Whatever an override adds here (the legacy migration asks its
+        provider) cannot change the answer or its timing either."""
+        recipe = self.recipe
+        user = await recipe.functions.get_user_by_identifier(identifier, tenant_id, user_context)
+        if user is not None and user.password_login_email is not None:
+            await recipe.send_reset_password_email(user, tenant_id, user_context)
 
     async def password_reset_post(
         self,
