@@ -8,6 +8,7 @@ from typing import Any
 from doorkeep.config import Settings
 from doorkeep.core.events import Events
 from doorkeep.core.passwords import PasswordHasher, PasswordPolicy
+from doorkeep.core.revocation import RevokedSessions
 from doorkeep.storage import Database
 
 # A dict passed unchanged through every overridable call of one request (SuperTokens' name).
@@ -23,6 +24,8 @@ class AppContext:
     db: Database
     hasher: PasswordHasher
     events: Events = field(default_factory=Events)  # what happened: one stream per process
+    # Sessions revoked anywhere, refused here without a database read (core/revocation.py).
+    revoked: RevokedSessions = field(default_factory=RevokedSessions)
 
     @property
     def password_policy(self) -> PasswordPolicy:

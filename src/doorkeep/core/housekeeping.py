@@ -67,6 +67,12 @@ PURGES = {
     "passwordless_codes": _batch_delete(
         _pc, [_pc.c.app_id, _pc.c.tenant_id, _pc.c.code_id], _pc.c.expires_at <= bindparam("now")
     ),
+    # A revocation matters until the last access token of its session has expired.
+    "revoked_sessions": _batch_delete(
+        t.revoked_sessions,
+        [t.revoked_sessions.c.id],
+        t.revoked_sessions.c.expires_at <= bindparam("now"),
+    ),
 }
 
 
@@ -80,6 +86,7 @@ class Purged:
     rate_limit_counters: int = 0
     passwordless_devices: int = 0
     passwordless_codes: int = 0
+    revoked_sessions: int = 0
 
 
 async def purge_expired(

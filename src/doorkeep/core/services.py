@@ -9,7 +9,7 @@ from doorkeep.core.common import PUBLIC
 from doorkeep.core.context import AppContext
 from doorkeep.core.emailpassword import EmailPasswordService
 from doorkeep.core.emailverification import EmailVerificationService
-from doorkeep.core.events import Events
+from doorkeep.core.events import EventKind, Events
 from doorkeep.core.idmapping import UserIdMappingService
 from doorkeep.core.jwt_issuer import JwtIssuer
 from doorkeep.core.keys import KeyService
@@ -17,6 +17,8 @@ from doorkeep.core.metadata import MetadataService
 from doorkeep.core.passwordless import PasswordlessService
 from doorkeep.core.passwordreset import PasswordResetService
 from doorkeep.core.passwords import PasswordHasher
+from doorkeep.core.revocation import RevocationFeed, RevokedSessions
+from doorkeep.core.revocation_channels import channel_for
 from doorkeep.core.roles import RoleService
 from doorkeep.core.sessions import SessionService
 from doorkeep.core.tenants import load_app_config, save_app
@@ -42,11 +44,8 @@ class AppCore:
         self.roles = RoleService(ctx)
 
     async def delete_user(self, user_id: str) -> bool:
-        """Delete the user, their sessions, metadata, mappings and tokens."""
-        handles = await self.sessions.handles_for_user(user_id)
-        deleted = await self.users.delete_user(user_id)
-        self.sessions.note_revoked(handles)  # refuse their access tokens here at once
-        return deleted
+        """Delete the user, their sessions (revoked everywhere), metadata, mappings and tokens."""
+        return await self.users.delete_user(user_id)
 
 
 class Core:
@@ -68,11 +67,21 @@ class Core:
             firebase_signer_key=settings.firebase_signer_key,
         )
         self._apps: dict[str, AppCore] = {}
+        # Revocation reaches every instance: rows written with the revoke (a sink of the
+        # stream), followed by NOTIFY, Redis or polling into `revoked`.
+        self.revoked = RevokedSessions()
+        channel = channel_for(settings.database_url, self.db.dialect, settings.redis_url)
+        self.revocations = RevocationFeed(self.db, self.revoked, channel)
+        revoked = [EventKind.SESSION_REVOKED]
+        self.events.add_sink(self.revocations.sink, kinds=revoked)
+        self.events.subscribe(self.revocations.on_revoked, kinds=revoked)
 
     async def start(self) -> None:
         await self.db.migrate()
+        await self.revocations.start()  # every live revocation is known before serving
 
     async def close(self) -> None:
+        await self.revocations.stop()
         await self.db.dispose()
         self.hasher.close()
 
@@ -85,7 +94,9 @@ class Core:
                 if setting_overrides
                 else self.settings
             )
-            app = AppCore(AppContext(app_id, settings, self.db, self.hasher, self.events))
+            app = AppCore(
+                AppContext(app_id, settings, self.db, self.hasher, self.events, self.revoked)
+            )
             self._apps[app_id] = app
         return app
 

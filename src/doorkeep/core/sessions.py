@@ -61,9 +61,10 @@ class SessionService:
     def __init__(self, ctx: AppContext, keys: KeyService) -> None:
         self.ctx = ctx
         self.keys = keys
-        # Handles revoked through this process: their still-unexpired access tokens
-        # are refused here at once, without a database read.
-        self._revoked: dict[str, float] = {}
+        # Handles revoked here or on any instance (core/revocation.py): their still
+        # unexpired access tokens are refused without a database read. The dict itself,
+        # for one lookup per verification.
+        self._revoked = ctx.revoked.handles
         # Access tokens whose refresh-token child was already promoted.
         self._promoted: dict[str, None] = {}
         self._views: dict[str, VerifiedSession] = {}
@@ -221,8 +222,7 @@ class SessionService:
         outcome, events = await self.ctx.db.run(
             partial(self._rotate, rules, store.hash2(refresh_token), now_ms()), write=True
         )
-        if isinstance(outcome, TokenTheftDetectedError):
-            self._remember(self._revoked, outcome.session_handle)
+        self.ctx.revoked.refuse(events)
         self.ctx.events.publish_all(events)
         if not isinstance(outcome, store.Rotated):
             return outcome
@@ -333,14 +333,9 @@ class SessionService:
                     for r in rows
                 ],
             )
-        self.note_revoked(existing)
+        self.ctx.revoked.refuse(events)
         self.ctx.events.publish_all(events)
         return existing
-
-    def note_revoked(self, handles: list[str]) -> None:
-        """Refuse these sessions' access tokens in this process from now on."""
-        for handle in handles:
-            self._remember(self._revoked, handle)
 
     async def revoke_all_for_user(self, user_id: str, *, tenant_id: str | None = None) -> list[str]:
         return await self.revoke(await self.handles_for_user(user_id, tenant_id=tenant_id))

@@ -423,6 +423,7 @@ class UserService:
             events = await self.ctx.events.record_async(
                 conn, self._deletion_events(ref.public_id, sessions, result.rowcount > 0)
             )
+        self.ctx.revoked.refuse(events)
         self.ctx.events.publish_all(events)
         return result.rowcount > 0
 

@@ -380,3 +380,114 @@ user_roles = Table(
     Index(None, "app_id", "role", "tenant_id", "user_id"),  # a role's users; its deletion
     Index(None, "app_id", "known_user_id"),  # a user's deletion cascades through it
 )
+
+# -- operations (issue 20): revocation across instances, the audit trail, webhooks -----------
+# Increasing IDs (SQLite: AUTOINCREMENT, never reused) that readers follow as a cursor.
+SERIAL = BigInteger().with_variant(Integer, "sqlite")
+
+# A revoked session's handle, kept until the last access token it may have handed out has
+# expired: every instance refuses those tokens (it learns of the row by LISTEN/NOTIFY,
+# Redis, or by polling the IDs after the last one it saw).
+revoked_sessions = Table(
+    "revoked_sessions",
+    metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("app_id", ID, nullable=False),
+    Column("session_handle", ID, nullable=False),
+    Column("revoked_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # ms: its last access token expires
+    Index(None, "expires_at"),  # the sweep
+    sqlite_autoincrement=True,
+)
+
+# The audit trail: security events per user, append-only, each row's `digest` the SHA-256
+# of the previous row's digest and this row's canonical JSON (core/audit.py).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("app_id", ID, nullable=False),
+    Column("tenant_id", ID, nullable=True),
+    Column("user_id", ID, nullable=True),
+    Column("kind", String(64), nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("ip", String(64), nullable=True),
+    Column("user_agent", String(300), nullable=True),
+    Column("request_id", String(128), nullable=True),
+    Column("data", Text, nullable=False),  # the event's own fields, canonical JSON
+    Column("digest", HASH, nullable=False),
+    Index(None, "app_id", "user_id", "id"),  # a user's recent activity
+    Index(None, "time"),  # the retention sweep
+    sqlite_autoincrement=True,
+)
+
+# One row per chain: where verification starts (the digest of the last swept row) and
+# the newest row (so that deleting the newest rows is noticed too). Appends lock it.
+audit_anchor = Table(
+    "audit_anchor",
+    metadata,
+    Column("chain", String(32), primary_key=True),
+    Column("base_id", BigInteger, nullable=False),
+    Column("base_digest", HASH, nullable=False),
+    Column("head_id", BigInteger, nullable=False),
+    Column("head_digest", HASH, nullable=False),
+)
+
+# Webhook endpoints an application registered, and the events each wants ("*": all).
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("app_id", ID, ForeignKey("apps.app_id", ondelete="CASCADE"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", String(128), nullable=False),  # whsec_...: deliveries are signed with it
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column(
+        "endpoint_id",
+        String(36),
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("event_type", String(64), primary_key=True),
+    Index(None, "event_type"),  # the endpoints that want an event
+)
+
+# The outbox: one row per (endpoint, event) to deliver, written in the transaction of the
+# event where it can be; delivered at least once, retried with backoff until it is.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column(
+        "endpoint_id",
+        String(36),
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("payload", Text, nullable=False),  # the JSON body, fixed at creation
+    Column("created_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    UniqueConstraint("endpoint_id", "event_id"),  # one delivery of an event per endpoint
+    # The worker's question: what is due and not delivered yet.
+    Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        postgresql_where=Column("delivered_at").is_(None),
+        sqlite_where=Column("delivered_at").is_(None),
+    ),
+    sqlite_autoincrement=True,
+)
