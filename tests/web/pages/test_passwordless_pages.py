@@ -101,7 +101,7 @@ def test_the_magic_link_page_needs_a_click_and_signs_in_another_browser(tmp_path
                 landing = other.get(path_and_query)
                 assert landing.status_code == 200 and "data-dk-link-form" in landing.text
                 assert "sAccessToken" not in other.cookies
-            assert "needs JavaScript" in landing.text  # the <noscript> explanation
+            assert "needs JavaScript" in landing.text  # the explanation the script hides
             token = re.search(r'name="csrf_token" value="([^"]+)"', landing.text)
             assert token is not None
             pre_auth = re.search(r'name="pre_auth_session_id" value="([^"]+)"', landing.text)

@@ -7,9 +7,11 @@
   if (form) {
     var code = window.location.hash.replace(/^#/, "");
     var field = form.querySelector("[data-dk-link-code]");
+    var noScript = document.querySelector("[data-dk-no-script]");
     if (code && field) {
       field.value = code;
       form.hidden = false;
+      if (noScript) { noScript.hidden = true; }
     } else {
       var message = document.querySelector("[data-form-message]");
       if (message) {
