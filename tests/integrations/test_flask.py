@@ -325,3 +325,33 @@ def test_werkzeug_dev_server_with_settings_from_app_config(
             assert browser.post("/protected", headers={"rid": "session"}).status_code == 200
     finally:
         ext.close()
+
+
+def test_a_lost_database_is_a_503_then_recovers(postgres_database: str) -> None:
+    """check_database=True with PostgreSQL's port closed: 503 with retry-after, as the
+    Starlette middleware answers, not a 500; the next request after it is back passes.
+    Mutant tried: without the decorator's is_unavailable branch the view answered 500."""
+    from sqlalchemy.engine import make_url
+
+    from doorkeep.testing import TcpProxy
+
+    run_outside_loop(reset_postgres(postgres_database))
+    target = make_url(postgres_database)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432).start()
+    via_proxy = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    app = create_app({"DOORKEEP_DATABASE_URL": via_proxy, "DOORKEEP_RATE_LIMITS_ENABLED": False})
+    try:
+        with werkzeug_server(app) as url, httpx.Client(base_url=url) as client:
+            auth = bearer(signed_up(url).headers["st-access-token"])
+            assert client.get("/db-checked", headers=auth).status_code == 200
+            proxy.cut()
+            for _ in range(2):  # the pooled connection, then a new one: both refused
+                lost = client.get("/db-checked", headers=auth)
+                assert lost.status_code == 503, lost.text
+                assert lost.headers["retry-after"] == "1"
+            proxy.start()
+            answers = [client.get("/db-checked", headers=auth).status_code for _ in range(3)]
+            assert answers[-1] == 200, answers
+    finally:
+        app.extensions["doorkeep"].close()
+        proxy.close()

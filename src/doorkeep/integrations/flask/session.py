@@ -10,11 +10,12 @@ those take, and their answers back into Flask responses.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from a2wsgi.asgi import build_scope
-from flask import Response, current_app, g, request
+from flask import Response, current_app, g, jsonify, request
 from starlette.requests import HTTPConnection
 
 from doorkeep.integrations.starlette import SCOPE_KEY, session_error_response
@@ -26,6 +27,7 @@ from doorkeep.recipes.session.request import (
     get_session,
 )
 from doorkeep.recipes.session.transport import ResponseMutations
+from doorkeep.storage.database import is_unavailable
 
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep as CoreDoorkeep
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from doorkeep.integrations.flask.runtime import ProcessRuntime
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("doorkeep")
 EXTENSION_KEY = "doorkeep"
 _CONNECTION = "_doorkeep_connection"
 
@@ -172,6 +175,12 @@ def verify_session(
                 )
             except SessionError as exc:
                 return session_error(exc)
+            except Exception as exc:
+                # A lost database is a 503 the client may retry, as DoorkeepMiddleware answers.
+                if not is_unavailable(exc):
+                    raise
+                log.warning("database unavailable: %s", exc)
+                return service_unavailable()
             g.supertokens = g.doorkeep_session = (
                 None if found is None else FlaskSession(found, runtime)
             )
@@ -201,6 +210,15 @@ async def _verified(
         require_verified_email=require_verified_email,
         claims=claims,
     )
+
+
+def service_unavailable() -> Response:
+    """The Starlette middleware's answer when the database cannot be reached."""
+    message = {"message": "The service is temporarily unavailable. Please try again."}
+    response = jsonify(message)
+    response.status_code = 503
+    response.headers["retry-after"] = "1"
+    return response
 
 
 def session_error(error: SessionError) -> Response:
