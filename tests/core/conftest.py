@@ -14,13 +14,20 @@ class Clock:
     clock and is not moved.)"""
 
     def __init__(self) -> None:
-        self.now = time.time()
+        self.ms = int(time.time() * 1000)  # whole milliseconds, as doorkeep stores them
 
     def time(self) -> float:
-        return self.now
+        # Half a millisecond in: `int(time() * 1000)` gives back exactly `ms`, whatever
+        # the rounding of the division.
+        return (self.ms + 0.5) / 1000
+
+    @property
+    def now(self) -> float:
+        """The time in seconds, as `time.time()` would give it."""
+        return self.time()
 
     def advance(self, seconds: float) -> None:
-        self.now += seconds
+        self.ms += round(seconds * 1000)
 
 
 @pytest.fixture

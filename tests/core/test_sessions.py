@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -18,6 +19,7 @@ from doorkeep.core.session_models import (
     UnauthorisedError,
     VerifiedSession,
 )
+from doorkeep.storage import tables as t
 from tests.core.conftest import Clock
 
 
@@ -88,6 +90,7 @@ async def test_refresh_rotates_and_reuse_after_child_use_is_theft(dk: Doorkeep) 
     theft = await dk.session.refresh_session(first.refresh_token.token)
     assert isinstance(theft, TokenTheftDetectedError)
     assert theft.session_handle == first.session.handle and theft.user_id == "user-1"
+    assert theft.recipe_user_id == "user-1"
     # The whole session is gone: its newest tokens no longer work either.
     assert await dk.session.get_session_information(first.session.handle) is None
     assert isinstance(
@@ -235,7 +238,7 @@ async def test_idle_lifetime_slides_on_refresh_and_ends_an_idle_session(
             clock.advance(50)
             refreshed = await dk.session.refresh_session(current.refresh_token.token)
             assert isinstance(refreshed, NewSession)
-            assert refreshed.refresh_token.expiry == int(clock.now * 1000) + 60_000
+            assert refreshed.refresh_token.expiry == clock.ms + 60_000
             current = refreshed
         clock.advance(61)
         info = await dk.session.get_session_information(current.session.handle)
@@ -263,3 +266,63 @@ async def test_jwks_lists_the_signing_key(dk: Doorkeep) -> None:
     kids = [k["kid"] for k in jwks["keys"]]
     assert kids and all(k.startswith("d-") for k in kids)
     assert decode_unverified(created.access_token.token)[0]["kid"] in kids
+
+
+async def session_rows(dk: Doorkeep, handle: str) -> int:
+    sessions = t.sessions
+    async with dk.core.db.read() as conn:
+        query = select(func.count()).where(sessions.c.session_handle == handle)
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def test_a_session_ends_at_the_exact_instant_it_expires(
+    database_url: str, clock: Clock
+) -> None:
+    """At `expires_at` itself the session is over, and the refused refresh deletes its
+    row. (Mutation testing: kills `expires_at < now` and the expired session left
+    behind by `_delete_session` with a wrong key.)"""
+    settings = Settings(database_url=database_url, refresh_token_validity=60)
+    async with Doorkeep(settings) as dk:
+        created = await new_session(dk, recipe_user_id="recipe-1")
+        refreshed = await dk.session.refresh_session(created.refresh_token.token)
+        assert isinstance(refreshed, NewSession)
+        assert refreshed.session.recipe_user_id == "recipe-1"  # the row's, carried over
+        assert refreshed.session.tenant_id == "public"
+        clock.ms = refreshed.refresh_token.expiry  # exactly the expiry
+        refused = await dk.session.refresh_session(refreshed.refresh_token.token)
+        assert isinstance(refused, UnauthorisedError) and refused.clear_tokens
+        assert await session_rows(dk, created.session.handle) == 0
+
+
+async def test_a_cap_lowered_after_sign_in_ends_the_session_at_it(
+    database_url: str, clock: Clock
+) -> None:
+    """A session begun under a 1000 s cap, refreshed by an instance configured with a
+    100 s cap exactly 100 s after sign-in: refused, and its row deleted."""
+    long_cap = Settings(database_url=database_url, session_absolute_lifetime=1000)
+    async with Doorkeep(long_cap) as dk:
+        created = await new_session(dk)
+    short_cap = long_cap.with_overrides(session_absolute_lifetime=100)
+    async with Doorkeep(short_cap) as dk:
+        info = await dk.session.get_session_information(created.session.handle)
+        assert info is not None
+        clock.ms = info.time_created + 100_000
+        refused = await dk.session.refresh_session(created.refresh_token.token)
+        assert isinstance(refused, UnauthorisedError)
+        assert await session_rows(dk, created.session.handle) == 0
+
+
+async def test_the_grace_window_includes_its_last_instant(database_url: str, clock: Clock) -> None:
+    """The predecessor replayed exactly `refresh_grace_seconds` after its rotation is
+    still a lost race (401, session kept), one millisecond later it is theft."""
+    settings = Settings(database_url=database_url, refresh_grace_seconds=10)
+    async with Doorkeep(settings) as dk:
+        first = await new_session(dk)
+        assert isinstance(await dk.session.refresh_session(first.refresh_token.token), NewSession)
+        clock.advance(10)
+        race = await dk.session.refresh_session(first.refresh_token.token)
+        assert isinstance(race, UnauthorisedError) and not race.clear_tokens
+        assert await dk.session.get_session_information(first.session.handle) is not None
+        clock.advance(0.001)
+        theft = await dk.session.refresh_session(first.refresh_token.token)
+        assert isinstance(theft, TokenTheftDetectedError)

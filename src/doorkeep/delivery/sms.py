@@ -8,7 +8,8 @@ as the seeds override `send_email` (e.g. to send through your own gateway).
 
 Senders:
 
-- `ConsoleSmsSender` (the default): logs the text, for development.
+- `ConsoleSmsSender` (the default): prints the text to stdout, for development (the
+  log says only that an SMS went to whom: a code never reaches a log record).
 - `OutboxSmsSender`: keeps messages in memory, for tests.
 - `TwilioSmsSender`: the official `twilio` library (`pip install 'doorkeep[twilio]'`),
   imported only when a message is first sent through it. Configure it with
@@ -22,9 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
@@ -77,10 +79,14 @@ class SmsSender(Protocol):
 
 @dataclass
 class ConsoleSmsSender:
-    """Development default: print the message (codes included) to the log."""
+    """Development default: print the message (codes included) to stdout; the log only
+    says that an SMS went to whom (a code is a secret: never in a log record)."""
+
+    stream: IO[str] | None = None  # default: sys.stdout at the time of sending
 
     async def send(self, sms: RenderedSms) -> None:
-        log.warning("SMS to %s: %s", sms.to, sms.body)
+        print(f"--- SMS to {sms.to}\n{sms.body}\n---", file=self.stream or sys.stdout, flush=True)
+        log.warning("SMS to %s (printed to stdout: no SMS provider configured)", sms.to)
 
 
 @dataclass
