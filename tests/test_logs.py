@@ -160,6 +160,9 @@ async def test_console_emails_go_through_the_configuration() -> None:
     email = RenderedEmail(
         to="ada@example.com", subject="Verify", text="https://x/verify?t=1", html=""
     )
-    await ConsoleSender().send(email)
+    printed = io.StringIO()
+    await ConsoleSender(stream=printed).send(email)
     (line,) = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert line["logger"] == "doorkeep.email" and "https://x/verify?t=1" in line["message"]
+    assert line["logger"] == "doorkeep.email" and "ada@example.com" in line["message"]
+    # The link (and its token) is printed for the developer, never logged (issue 16).
+    assert "https://x/verify?t=1" in printed.getvalue() and "verify" not in line["message"]

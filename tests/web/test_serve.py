@@ -141,16 +141,21 @@ def test_listening_origin() -> None:
 
 def test_serve_logs_json_and_links_point_where_it_listens(tmp_path: Path) -> None:
     """`doorkeep serve --port P --log-format json` as a process: every stderr line is a JSON
-    object (doorkeep's, uvicorn's and the console email's), the access log carries the
-    request's ID, and the emailed link points at port P (it pointed at 3567)."""
+    object (doorkeep's, uvicorn's and the console email's record), the access log carries
+    the request's ID, and the emailed link, printed to stdout (never in a log record: it
+    carries a token), points at port P (it pointed at 3567)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOORKEEP_")}
     env["DOORKEEP_DATABASE_URL"] = f"sqlite:///{tmp_path}/links.sqlite3"
-    log_path = tmp_path / "serve.log"
+    log_path, out_path = tmp_path / "serve.log", tmp_path / "serve.out"
     command = [sys.executable, "-m", "doorkeep.cli", "serve", "--port", str(port)]
-    with log_path.open("w") as log_file:
+    with log_path.open("w") as log_file, out_path.open("w") as out_file:
         process = subprocess.Popen(
-            [*command, "--log-format", "json"], env=env, stderr=log_file, cwd=tmp_path
+            [*command, "--log-format", "json"],
+            env=env,
+            stderr=log_file,
+            stdout=out_file,
+            cwd=tmp_path,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -173,7 +178,8 @@ def test_serve_logs_json_and_links_point_where_it_listens(tmp_path: Path) -> Non
     finally:
         process.terminate()
         process.wait(30)
-    assert f"http://127.0.0.1:{port}/auth/reset-password?token=" in email["message"]
+    assert f"http://127.0.0.1:{port}/auth/reset-password?token=" in out_path.read_text()
+    assert "ada@example.com" in email["message"] and "token" not in email["message"]
     assert email["request_id"] == "reset-1"  # the email went out for that request
     records = [json.loads(line) for line in log_path.read_text().splitlines()]
     access = [r for r in records if r["logger"] == "uvicorn.access"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Protocol
+from typing import IO, Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -70,10 +71,19 @@ class SMTPSender:
 
 @dataclass
 class ConsoleSender:
-    """Development default: print the email (links included) to the log."""
+    """Development default: print the email (links included) to stdout, for the developer.
+
+    The log only says that an email went to whom: its links carry tokens, and a log
+    record is shipped, kept and searched (no token in any log record; issue 16)."""
+
+    stream: IO[str] | None = None  # default: sys.stdout at the time of sending
 
     async def send(self, email: RenderedEmail) -> None:
-        log.warning("email to %s: %s\n%s", email.to, email.subject, email.text)
+        out = self.stream or sys.stdout
+        print(f"--- email to {email.to}: {email.subject}\n{email.text}\n---", file=out, flush=True)
+        log.warning(
+            "email to %s: %s (printed to stdout: no SMTP configured)", email.to, email.subject
+        )
 
 
 @dataclass
