@@ -130,7 +130,27 @@ def start_gunicorn(factory: str, env: dict[str, str]) -> tuple[subprocess.Popen[
     return process, url
 
 
-def wrk(url: str, seconds: float, token: str) -> float:
+def worker_pid(master: int) -> int:
+    """The one worker gunicorn forked from `master`."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == master:
+                return int(entry.name)
+    raise RuntimeError(f"gunicorn {master} has no worker")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, seconds: float, token: str) -> tuple[float, int]:
+    """Requests/s, and the number of requests served."""
     command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{int(seconds)}s", url]
     # Every row gets the same request, token included (parsing the header is not the check).
     command[1:1] = ["-H", f"Authorization: Bearer {token}"]
@@ -138,8 +158,9 @@ def wrk(url: str, seconds: float, token: str) -> float:
     if "Non-2xx" in output or "Socket errors" in output:
         raise RuntimeError(f"errors from {url}:\n{output}")
     found = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    assert found is not None, output
-    return float(found.group(1))
+    served = re.search(r"(\d+) requests in", output)
+    assert found is not None and served is not None, output
+    return float(found.group(1)), int(served.group(1))
 
 
 def signed_up_token(url: str, email: str) -> str:
@@ -150,7 +171,13 @@ def signed_up_token(url: str, email: str) -> str:
     return answer.headers["st-access-token"]
 
 
-def measure(seconds: int, rounds: int, tmp: str) -> dict[str, list[float]]:
+Rates = dict[str, list[float]]
+
+
+def measure(seconds: int, rounds: int, tmp: str) -> tuple[Rates, Rates]:
+    """Requests/s of each row per round, and the app worker's CPU microseconds per request
+    (the steadier figure on a shared machine: another process's load lowers the first,
+    not the second)."""
     from doorkeep.testing import serve_in_subprocess
 
     processes: list[subprocess.Popen[bytes]] = []
@@ -168,21 +195,36 @@ def measure(seconds: int, rounds: int, tmp: str) -> dict[str, list[float]]:
             processes.append(sdk)
             dk_token = signed_up_token(dk_url, "bench@example.com")
             sdk_token = signed_up_token(sdk_url, "bench@example.com")
+            workers = {p.pid: worker_pid(p.pid) for p in processes}
             rows = {
-                "bare Flask, no doorkeep (ceiling)": (f"{bare_url}/unprotected", dk_token),
-                "unprotected, doorkeep extension installed": (f"{dk_url}/unprotected", dk_token),
-                "protected by doorkeep @verify_session()": (f"{dk_url}/protected", dk_token),
-                "unprotected, SDK middleware installed": (f"{sdk_url}/unprotected", sdk_token),
+                "bare Flask, no doorkeep (ceiling)": (bare, f"{bare_url}/unprotected", dk_token),
+                "unprotected, doorkeep extension installed": (
+                    dk,
+                    f"{dk_url}/unprotected",
+                    dk_token,
+                ),
+                "protected by doorkeep @verify_session()": (dk, f"{dk_url}/protected", dk_token),
+                "unprotected, SDK middleware installed": (
+                    sdk,
+                    f"{sdk_url}/unprotected",
+                    sdk_token,
+                ),
                 "protected by the SDK's verify_session (doorkeep core)": (
+                    sdk,
                     f"{sdk_url}/protected",
                     sdk_token,
                 ),
             }
-            rates: dict[str, list[float]] = {name: [] for name in rows}
+            rates: Rates = {name: [] for name in rows}
+            cpu_us: Rates = {name: [] for name in rows}
             for _ in range(rounds):  # alternate, so drift on a shared machine hits all rows
-                for name, (url, token) in rows.items():
-                    rates[name].append(wrk(url, seconds, token))
-            return rates
+                for name, (server, url, token) in rows.items():
+                    before = cpu_seconds(workers[server.pid])
+                    rate, served = wrk(url, seconds, token)
+                    used = cpu_seconds(workers[server.pid]) - before
+                    rates[name].append(rate)
+                    cpu_us[name].append(used / served * 1e6)
+            return rates, cpu_us
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -197,20 +239,26 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     with tempfile.TemporaryDirectory() as tmp:
-        rates = measure(args.seconds, args.rounds, tmp)
+        rates, cpu_us = measure(args.seconds, args.rounds, tmp)
 
     median = {name: statistics.median(values) for name, values in rates.items()}
-    baseline = median["unprotected, doorkeep extension installed"]
-    ceiling = median["bare Flask, no doorkeep (ceiling)"]
+    cost = {name: statistics.median(values) for name, values in cpu_us.items()}
+    base = "unprotected, doorkeep extension installed"
     print(
         f"gunicorn: 1 worker, gthread, {THREADS} threads; wrk -t1 -c{CONNECTIONS} "
         f"-d{args.seconds}s; median of {args.rounds} alternating rounds\n"
     )
-    print("| route | requests/s | vs unprotected | vs bare Flask | rounds |")
-    print("|---|---:|---:|---:|---|")
+    print(
+        "| route | requests/s | vs unprotected | worker CPU µs/request "
+        "| capacity vs unprotected (CPU) | requests/s per round |"
+    )
+    print("|---|---:|---:|---:|---:|---|")
     for name, rate in median.items():
         spread = ", ".join(f"{r:,.0f}" for r in rates[name])
-        print(f"| {name} | {rate:,.0f} | {rate / baseline:.0%} | {rate / ceiling:.0%} | {spread} |")
+        print(
+            f"| {name} | {rate:,.0f} | {rate / median[base]:.0%} | {cost[name]:,.0f} "
+            f"| {cost[base] / cost[name]:.0%} | {spread} |"
+        )
 
 
 if __name__ == "__main__":
