@@ -16,6 +16,8 @@ from doorkeep.core.passwordless_results import UpdateResult
 from doorkeep.storage import tables as t
 
 RECIPE_ID = "passwordless"
+# SuperTokens core's words (its SDKs' tests match them): a user keeps an email or a number.
+CLEAR_BOTH = "You cannot clear both email and phone number of a user"
 
 
 def sign_in_up(
@@ -60,7 +62,7 @@ def update_contact(
         return UnknownUserIdError()
     after = {"email": current.email, "phone_number": current.phone_number, **values}
     if after["email"] is None and after["phone_number"] is None:
-        return FieldError.one("email", "A passwordless user needs an email or a phone number")
+        return FieldError.one("email", CLEAR_BOTH)
     if values:
         conn.execute(update(pl).where(*where).values(**values))
         conn.execute(

@@ -194,7 +194,9 @@ async def test_put_recipe_user_goes_to_the_users_recipe(core: httpx.AsyncClient)
     assert await put({"recipeUserId": bob["id"], "email": "bob@example.com"}) == {"status": "OK"}
     assert await put({"recipeUserId": bob["id"], "phoneNumber": None}) == {"status": "OK"}
     refused = await core.put("/recipe/user", json={"recipeUserId": bob["id"], "email": None})
+    # The core's words, newline included: the SDK's own tests match them.
     assert refused.status_code == 400
+    assert refused.text == "You cannot clear both email and phone number of a user\n"
     bob_now = (await core.get("/user/id", params={"userId": bob["id"]})).json()["user"]
     assert bob_now["emails"] == ["bob@example.com"] and bob_now["phoneNumbers"] == []
     assert await put({"recipeUserId": "nobody", "email": "x@example.com"}) == {

@@ -23,6 +23,7 @@ from doorkeep.core.passwordless import (
     IncorrectUserInputCodeError,
 )
 from doorkeep.core.passwordless_results import UNCHANGED, Device, Unchanged
+from doorkeep.core.passwordless_users import CLEAR_BOTH
 from doorkeep.web.cdi import emailpassword as ep
 from doorkeep.web.cdi.protocol import CdiError, CdiRequest, ok, status
 
@@ -171,5 +172,7 @@ async def update_user(req: CdiRequest) -> Response:
         user_id, email=_nullable(req, "email"), phone_number=_nullable(req, "phoneNumber")
     )
     if isinstance(result, FieldError):
+        if result.fields[0][1] == CLEAR_BOTH:
+            raise CdiError(400, CLEAR_BOTH + "\n")  # as the core says it, newline included
         raise _field_error(result)
     return status(result.status)
