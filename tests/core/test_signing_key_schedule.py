@@ -33,6 +33,10 @@ def settings_for(database_url: str) -> Settings:
     )
 
 
+async def jwks_kids(dk: Doorkeep) -> set[str]:
+    return {key["kid"] for key in (await dk.core.public.keys.jwks())["keys"]}
+
+
 async def dynamic_kids_stored(dk: Doorkeep) -> list[str]:
     sk = t.signing_keys
     async with dk.core.db.read() as conn:
@@ -57,6 +61,26 @@ async def test_rotation_keeps_its_schedule_however_late_the_next_request(
         clock.advance(ROTATION_S * 0.6)  # past the third point of the schedule
         third = kid_of((await dk.session.create_new_session("cy")).access_token.token)
         assert third == f"d-{start + 3 * ROTATION_S * 1000}"
+
+
+async def test_the_next_key_is_published_half_an_interval_before_it_signs(
+    database_url: str, clock: Clock
+) -> None:
+    """A JWKS cache refreshed every half interval always knows the key a token names
+    (SuperTokens' tests/sessions/test_jwks.py counts two new keys in 11 s at a 5 s
+    interval). Mutant: `jwks` not publishing ahead fails the second assertion."""
+    async with Doorkeep(settings_for(database_url)) as dk:
+        first = kid_of((await dk.session.create_new_session("ada")).access_token.token)
+        start = int(first[2:])
+        assert await jwks_kids(dk) == {first}
+        clock.advance(ROTATION_S / 2)
+        upcoming = f"d-{start + ROTATION_S * 1000}"
+        assert await jwks_kids(dk) == {first, upcoming}
+        assert dk.core.public.keys.jwks_max_age() == ROTATION_S
+        # Not used before its time, and used from then on.
+        assert kid_of((await dk.session.create_new_session("bob")).access_token.token) == first
+        clock.advance(ROTATION_S / 2)
+        assert kid_of((await dk.session.create_new_session("cy")).access_token.token) == upcoming
 
 
 async def test_instances_rotating_at_once_make_one_key(

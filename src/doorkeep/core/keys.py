@@ -1,8 +1,9 @@
 """Access-token signing keys: kept in the database, rotated, published as a JWKS.
 
-Dynamic keys (kid `d-<createdMs>`) rotate every `signing_key_rotation_hours`
-and stay verifiable for one more interval plus two access-token lifetimes, so
-no token outlives its key. A static key (kid `s-<uuid>`) serves sessions that
+Dynamic keys (kid `d-<createdMs>`) rotate every `signing_key_rotation_hours`, on a
+fixed schedule, and stay verifiable for one more interval plus two access-token
+lifetimes, so no token outlives its key; the JWKS lists the next one half an interval
+before it signs anything. A static key (kid `s-<uuid>`) serves sessions that
 ask for one. Several doorkeep instances share keys through the database: an
 instance that meets an unknown kid reloads them (at most once a second).
 """
@@ -71,19 +72,38 @@ class KeyService:
         return self.verifier.has_kid(kid)
 
     async def jwks(self) -> dict[str, list[dict[str, str]]]:
-        await self.signing_key()
+        """The public keys. From half-way through a dynamic key's interval, the JWKS also
+        lists the key that follows it: whoever caches the JWKS knows that key before any
+        token signed with it arrives (no refetch for an unknown kid at each rotation)."""
+        current = await self.signing_key()
+        if self._rotation_ms > 0 and now_ms() >= current.created_at_ms + self._rotation_ms // 2:
+            async with self._lock:
+                await self._load()
+                if self._next_key() is None:
+                    await self._create(False, created=current.created_at_ms + self._rotation_ms)
         return jwks(self._keys)
 
     def jwks_max_age(self) -> int:
-        """Seconds until the next dynamic key is due (clients may cache the JWKS until then)."""
-        newest = self._current(False)
+        """Seconds until the JWKS lists a new key (clients may cache it until then)."""
+        newest = next((k for k in self._keys if k.kid.startswith("d-")), None)
         if newest is None:
             return 1
-        return max(1, (newest.created_at_ms + self._rotation_ms - now_ms()) // 1000)
+        return max(1, (newest.created_at_ms + self._rotation_ms // 2 - now_ms()) // 1000)
 
     def _current(self, static: bool) -> SigningKey | None:
-        prefix = "s-" if static else "d-"
-        return next((k for k in self._keys if k.kid.startswith(prefix)), None)
+        """The key in use: the newest of its kind whose time has come (a dynamic key is
+        published before its time, see `jwks`)."""
+        prefix, now = ("s-" if static else "d-"), now_ms()
+        return next(
+            (k for k in self._keys if k.kid.startswith(prefix) and k.created_at_ms <= now), None
+        )
+
+    def _next_key(self) -> SigningKey | None:
+        """The dynamic key published ahead of its time, if there is one."""
+        now = now_ms()
+        return next(
+            (k for k in self._keys if k.kid.startswith("d-") and k.created_at_ms > now), None
+        )
 
     async def _load(self) -> None:
         sk = t.signing_keys
@@ -105,8 +125,11 @@ class KeyService:
         self.verifier.set_keys(self._keys)
         self._last_reload = time.monotonic()
 
-    async def _create(self, static: bool) -> SigningKey:
-        created = now_ms() if static else self._due_time(now_ms())
+    async def _create(self, static: bool, *, created: int | None = None) -> SigningKey:
+        """A new key, valid from `created` (default: now for a static key, the current
+        point of the rotation schedule for a dynamic one)."""
+        if created is None:
+            created = now_ms() if static else self._due_time(now_ms())
         kid = f"s-{new_id()}" if static else f"d-{created}"
         # RSA generation takes ~50 ms of CPU: keep it off the event loop.
         key = await asyncio.to_thread(generate_signing_key, kid, created)
@@ -125,8 +148,8 @@ class KeyService:
         except IntegrityError:
             # Another instance made this scheduled key first (same kid): use theirs.
             await self._load()
-            theirs = self._current(static)
-            if theirs is None or theirs.kid != kid:
+            theirs = next((k for k in self._keys if k.kid == kid), None)
+            if theirs is None:
                 raise
             return theirs
         await self._load()
