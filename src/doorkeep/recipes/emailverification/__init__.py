@@ -3,7 +3,10 @@
 Mode REQUIRED makes `verify_session()` refuse (403, claim `st-ev`) sessions of
 users whose email is not verified; OPTIONAL only records the state in the
 session. The claim value is `{"v": bool, "t": ms}` in the access token; the recipe
-registers it with the session recipe (claim.py).
+registers it with the session recipe (claim.py). A true value is trusted for
+`claim_max_age_seconds` (SuperTokens' default, 300 s) and then valued again from the
+database, so a change to an unverified address reaches every session of the user
+within that time (at once for the session that made it, and at each refresh).
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ class EmailVerificationConfig:
     mode: Literal["REQUIRED", "OPTIONAL"] = "OPTIONAL"
     # Which address of a user to verify; default: their email/password login's email.
     get_email_for_user_id: EmailLookup | None = None
+    # How long a session's "verified" is trusted before the database is asked again
+    # (None: until the next refresh). A "not verified" is re-checked on each request.
+    claim_max_age_seconds: int | None = 300
     override_functions: Override[EmailVerificationFunctions] | None = None
     override_apis: Override[EmailVerificationApis] | None = None
 
