@@ -18,8 +18,9 @@ BENCHMARKS = [
     "bench_protected_route.py",
     "bench_import.py",
     "bench_scale.py",
+    "bench_passwordless.py",
 ]
-WITH_POSTGRES = {"bench_sign_in.py", "bench_import.py", "bench_scale.py"}
+WITH_POSTGRES = {"bench_sign_in.py", "bench_import.py", "bench_scale.py", "bench_passwordless.py"}
 NEEDS_POSTGRES = {"bench_scale.py"}
 
 
