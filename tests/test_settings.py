@@ -86,6 +86,10 @@ CASES: dict[str, Case] = {
     "rate_limits_enabled": BOOL,
     "redis_url": Case("http://redis.example", "redis://:redis-secret-pw@redis.example:99999"),
     "purge_interval_seconds": Case("hourly", "-1"),
+    "metrics_enabled": BOOL,
+    "audit_enabled": BOOL,
+    "audit_retention_days": COUNT,
+    "webhook_retry_delays": Case("5,soon", "5,-1"),
     # ServerSettings: what `doorkeep serve` reads.
     "host": Case(""),
     "port": Case("http", "70000"),

@@ -47,6 +47,8 @@ from doorkeep.recipes.useridmapping import UserIdMappingConfig, UserIdMappingRec
 from doorkeep.recipes.usermetadata import UserMetadataConfig, UserMetadataRecipe
 from doorkeep.recipes.userroles import UserRolesConfig, UserRolesRecipe
 from doorkeep.web.fdi import FrontendApi
+from doorkeep.web.metrics import Metrics, Queue
+from doorkeep.web.metrics import available as metrics_available
 from doorkeep.web.pages import Pages, PagesConfig
 from doorkeep.web.pages.outcome import PageServices
 
@@ -173,6 +175,12 @@ class Doorkeep:
                 public.users,
             )
             self.pages = Pages(services, pages)
+        # GET /metrics (served by the core API): off without the metrics extra.
+        self.metrics: Metrics | None = None
+        if self.settings.metrics_enabled and metrics_available():
+            core = self.core
+            queues: dict[str, Queue] = {"email": self.email_delivery, "sms": self.sms_delivery}
+            self.metrics = Metrics(self.events, core.telemetry, core.db, core.revocations, queues)
 
     def _build_flows(self, config: FlowsConfig, legacy_migration: LegacyMigration | None) -> Flows:
         attempts = Attempts(self.limiter, self.rate_limits)

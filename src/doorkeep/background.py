@@ -20,6 +20,11 @@ class BackgroundTasks:
         self._pending.add(task)  # keep a reference: the loop holds tasks only weakly
         task.add_done_callback(self._pending.discard)
 
+    @property
+    def pending(self) -> int:
+        """Work spawned and not finished yet (a queue's depth, for metrics)."""
+        return len(self._pending)
+
     async def drain(self, timeout: float | None = None) -> None:
         """Wait for everything spawned so far (tests; shutdown)."""
         while self._pending:

@@ -345,6 +345,18 @@ class Settings(_Validated):
         3600.0, ge=0, description="sweep of expired rows (s); 0 = off"
     )
 
+    # Operations (docs/operations.md): metrics for GET /metrics (the metrics extra), the
+    # audit trail of security events, and webhook deliveries retried after these delays.
+    metrics_enabled: bool = Field(True, description="count and time for GET /metrics")
+    audit_enabled: bool = Field(True, description="keep the audit trail of security events")
+    audit_retention_days: Count = Field(
+        365, description="audit rows older than this are swept (days)"
+    )
+    webhook_retry_delays: tuple[Delay, ...] = Field(
+        (5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 10800.0, 21600.0, 43200.0),
+        description="delays before retrying a failed webhook delivery (s), comma-separated",
+    )
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.password_max_length < self.password_min_length:

@@ -9,6 +9,7 @@ from doorkeep.config import Settings
 from doorkeep.core.events import Events
 from doorkeep.core.passwords import PasswordHasher, PasswordPolicy
 from doorkeep.core.revocation import RevokedSessions
+from doorkeep.core.telemetry import Telemetry
 from doorkeep.storage import Database
 
 # A dict passed unchanged through every overridable call of one request (SuperTokens' name).
@@ -26,6 +27,7 @@ class AppContext:
     events: Events = field(default_factory=Events)  # what happened: one stream per process
     # Sessions revoked anywhere, refused here without a database read (core/revocation.py).
     revoked: RevokedSessions = field(default_factory=RevokedSessions)
+    telemetry: Telemetry = field(default_factory=Telemetry)  # latencies, for GET /metrics
 
     @property
     def password_policy(self) -> PasswordPolicy:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from time import perf_counter
 from typing import Any, ClassVar
 
 from sqlalchemy import Select, Table, bindparam, insert, select, update
@@ -191,7 +192,9 @@ class EmailPasswordService:
     async def sign_in(
         self, tenant_id: str, email: object, password: object
     ) -> SignInOk | WrongCredentialsError:
+        start = perf_counter()
         result, user_id = await self._sign_in(tenant_id, email, password)
+        self.ctx.telemetry.sign_in.observe(perf_counter() - start)
         app_id, events = self.ctx.app_id, self.ctx.events
         if isinstance(result, SignInOk):
             events.publish(

@@ -21,6 +21,7 @@ from doorkeep.core.revocation import RevocationFeed, RevokedSessions
 from doorkeep.core.revocation_channels import channel_for
 from doorkeep.core.roles import RoleService
 from doorkeep.core.sessions import SessionService
+from doorkeep.core.telemetry import Telemetry
 from doorkeep.core.tenants import load_app_config, save_app
 from doorkeep.core.users import UserService
 from doorkeep.storage import Database
@@ -67,6 +68,9 @@ class Core:
             firebase_signer_key=settings.firebase_signer_key,
         )
         self._apps: dict[str, AppCore] = {}
+        self.telemetry = Telemetry(enabled=settings.metrics_enabled)
+        for engine in self.db.sync_engines():
+            self.telemetry.count_statements(engine)
         # Revocation reaches every instance: rows written with the revoke (a sink of the
         # stream), followed by NOTIFY, Redis or polling into `revoked`.
         self.revoked = RevokedSessions()
@@ -95,7 +99,15 @@ class Core:
                 else self.settings
             )
             app = AppCore(
-                AppContext(app_id, settings, self.db, self.hasher, self.events, self.revoked)
+                AppContext(
+                    app_id,
+                    settings,
+                    self.db,
+                    self.hasher,
+                    self.events,
+                    self.revoked,
+                    self.telemetry,
+                )
             )
             self._apps[app_id] = app
         return app

@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from functools import partial
+from time import perf_counter
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -68,6 +69,7 @@ class SessionService:
         # Access tokens whose refresh-token child was already promoted.
         self._promoted: dict[str, None] = {}
         self._views: dict[str, VerifiedSession] = {}
+        self._verify_timer = ctx.telemetry.verify
 
     # -- creating ---------------------------------------------------------------------------
 
@@ -134,6 +136,24 @@ class SessionService:
         anti_csrf_token: str | None = None,
         do_anti_csrf_check: bool = False,
         check_database: bool = False,
+    ) -> VerifiedSession | TryRefreshTokenError | UnauthorisedError:
+        timer = self._verify_timer
+        if timer.sampled():  # one call in VERIFY_SAMPLE_EVERY is timed (core/telemetry.py)
+            start = perf_counter()
+            try:
+                return await self._verify(
+                    access_token, anti_csrf_token, do_anti_csrf_check, check_database
+                )
+            finally:
+                timer.observe(perf_counter() - start)
+        return await self._verify(access_token, anti_csrf_token, do_anti_csrf_check, check_database)
+
+    async def _verify(
+        self,
+        access_token: str,
+        anti_csrf_token: str | None,
+        do_anti_csrf_check: bool,
+        check_database: bool,
     ) -> VerifiedSession | TryRefreshTokenError | UnauthorisedError:
         claims = await self._checked_claims(access_token)
         if isinstance(claims, TryRefreshTokenError):
@@ -211,6 +231,21 @@ class SessionService:
         keeps its own). `refresh_payload` gives new values for keys of the custom
         payload (claims, e.g. roles): merged in, and stored when they changed.
         """
+        start = perf_counter()
+        try:
+            return await self._refresh(
+                refresh_token, enable_anti_csrf, use_static_key, refresh_payload
+            )
+        finally:
+            self.ctx.telemetry.refresh.observe(perf_counter() - start)
+
+    async def _refresh(
+        self,
+        refresh_token: str,
+        enable_anti_csrf: bool,
+        use_static_key: bool | None,
+        refresh_payload: PayloadRefresh | None,
+    ) -> NewSession | UnauthorisedError | TokenTheftDetectedError:
         if not isinstance(refresh_token, str) or not refresh_token or len(refresh_token) > 512:
             return UnauthorisedError("refresh token is not valid")
         rules = store.RotationRules(

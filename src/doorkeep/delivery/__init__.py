@@ -74,6 +74,8 @@ class EmailDelivery:
         self.sender = sender
         self.renderer = renderer
         self.background = BackgroundTasks()
+        self.failures = 0  # failed attempts to send (each retry counts), for metrics
+        self.abandoned = 0  # emails given up on after the last retry
 
     @classmethod
     def create(cls, settings: Settings, config: EmailDeliveryConfig | None = None) -> EmailDelivery:
@@ -100,6 +102,7 @@ class EmailDelivery:
                 await self.sender.send(email)
                 return
             except Exception as exc:  # any failure of the server or the network is retried
+                self.failures += 1
                 log.warning(
                     "sending %r to %s failed (attempt %d of %d): %s",
                     email.subject,
@@ -108,4 +111,5 @@ class EmailDelivery:
                     len(delays),
                     exc,
                 )
+        self.abandoned += 1
         log.error("gave up sending %r to %s", email.subject, email.to)

@@ -197,6 +197,8 @@ class SmsDelivery:
         self.sender = sender
         self.renderer = renderer
         self.background = BackgroundTasks()
+        self.failures = 0  # failed attempts to send (each retry counts), for metrics
+        self.abandoned = 0  # messages given up on after the last retry
 
     @classmethod
     def create(cls, settings: Settings, config: SmsDeliveryConfig | None = None) -> SmsDelivery:
@@ -221,6 +223,7 @@ class SmsDelivery:
                 await self.sender.send(sms)
                 return
             except Exception as exc:  # any failure of the provider or the network is retried
+                self.failures += 1
                 log.warning(
                     "sending an SMS to %s failed (attempt %d of %d): %s",
                     sms.to,
@@ -228,4 +231,5 @@ class SmsDelivery:
                     len(delays),
                     exc,
                 )
+        self.abandoned += 1
         log.error("gave up sending an SMS to %s", sms.to)

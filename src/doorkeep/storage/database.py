@@ -157,6 +157,22 @@ class Database:
         with self._unit_engine.connect() as conn:
             return unit(conn.execution_options(**{_READ_ONLY: True}))
 
+    def sync_engines(self) -> list[Engine]:
+        """The engines under this database (event listeners: counting statements)."""
+        engines = [self.engine.sync_engine]
+        if self._unit_engine is not None:
+            engines.append(self._unit_engine)
+        return engines
+
+    def pool_status(self) -> tuple[int, int]:
+        """(connections in use, connections the pools may hold) over every engine."""
+        in_use = capacity = 0
+        for engine in self.sync_engines():
+            pool: Any = engine.pool
+            in_use += int(pool.checkedout())
+            capacity += int(pool.size()) + max(0, int(getattr(pool, "_max_overflow", 0)))
+        return in_use, capacity
+
     async def migrate(self, revision: str = "head") -> None:
         """Bring the schema to `revision`, the newest by default (safe to call from
         several instances)."""

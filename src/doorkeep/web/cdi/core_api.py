@@ -41,6 +41,7 @@ from doorkeep.web.cdi.protocol import (
     read_body,
     split_prefix,
 )
+from doorkeep.web.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
     from doorkeep.app import Doorkeep
@@ -108,7 +109,8 @@ _TENANT_ROUTES = {"/recipe/multitenancy/tenant/v2"}  # they answer for unknown t
 # Routes that need neither an API key nor a version (as SuperTokens' core).
 _OPEN = {"/hello", "/.well-known/jwks.json"}
 _APP_ROUTE = "/recipe/multitenancy/app/v2"
-KNOWN_PATHS = {path for _, path in ROUTES} | {"/hello", "/apiversion", _APP_ROUTE}
+_METRICS = "/metrics"  # Prometheus' scrape (web/metrics.py), guarded like every route
+KNOWN_PATHS = {path for _, path in ROUTES} | {"/hello", "/apiversion", _APP_ROUTE, _METRICS}
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 # Headers a reverse proxy adds (RFC 7239 Forwarded, the de-facto X-Forwarded-*, nginx's
 # X-Real-IP, Via, CDN client-IP headers): a request carrying one came through a proxy,
@@ -171,6 +173,8 @@ class CoreApi:
             return PlainTextResponse("Hello")
         if path not in _OPEN:
             self._check_caller(request)
+        if path == _METRICS:
+            return self._metrics(request)
         if path == "/apiversion":
             return JSONResponse({"versions": list(SUPPORTED_VERSIONS)})
         if path not in _OPEN:
@@ -192,6 +196,17 @@ class CoreApi:
             return await handler(CdiRequest(request, app, tenant_id, body))
         except ValueError as exc:  # the core's word for input it cannot take
             raise CdiError(400, str(exc)) from None
+
+    def _metrics(self, request: Request) -> Response:
+        metrics = self.dk.metrics
+        if request.method != "GET":
+            raise CdiError(405, "Method not supported")
+        if metrics is None:
+            raise CdiError(
+                404,
+                "Metrics are off: install doorkeep[metrics] and leave DOORKEEP_METRICS_ENABLED on",
+            )
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     def _check_caller(self, request: Request) -> None:
         if self.api_keys:
