@@ -16,22 +16,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
-from doorkeep.core.common import Status
 from doorkeep.core.emailverification import EmailVerified
 from doorkeep.core.errors import BadRequest, TemporaryFailure, TooManyAttemptsError
 from doorkeep.core.keys import KeyService
-from doorkeep.core.passwordless_results import (
-    ExpiredUserInputCodeError,
-    IncorrectUserInputCodeError,
-)
 from doorkeep.flows import Flows
 from doorkeep.flows.change_password import PasswordChanged
-from doorkeep.flows.change_phone_number import PhoneNumberChanged, PhoneNumberCodeSent
 from doorkeep.recipes.emailpassword.apis import EmailExistsOk, SignInPostOk, SignUpPostOk
 from doorkeep.recipes.emailpassword.forms import parse_form_fields
 from doorkeep.recipes.emailverification import EmailVerificationRecipe
 from doorkeep.recipes.jwt import JwtRecipe
-from doorkeep.recipes.passwordless.apis import ConsumeCodePostOk, CreateCodePostOk, ExistsOk
 from doorkeep.recipes.session import SessionRecipe
 from doorkeep.recipes.session.request import (
     SessionError,
@@ -40,8 +33,8 @@ from doorkeep.recipes.session.request import (
     get_session,
     mutations_of,
 )
+from doorkeep.web.fdi_passwordless import PasswordlessApi
 from doorkeep.web.http import (
-    fdi_major,
     json_not_found,
     password_change_input,
     read_json,
@@ -88,9 +81,13 @@ class FrontendApi:
             Route("/user/email/change", self._wrap(self.change_email), methods=["POST"]),
         ]
         post = ["POST"]
-        if flows.passwordless.passwordless.enabled:
-            phone = self._wrap(self.change_phone_number)
-            routes.append(Route("/user/phone/change", phone, methods=post))
+        passwordless = (
+            PasswordlessApi(flows.passwordless, flows.change_phone_number, session, self._wrap)
+            if flows.passwordless.passwordless.enabled
+            else None
+        )
+        if passwordless is not None:
+            routes += passwordless.session_routes()
         for prefix in ("", "/{tenant_id}"):
             routes += [
                 Route(f"{prefix}/signup", self._wrap(self.sign_up), methods=["POST"]),
@@ -116,8 +113,8 @@ class FrontendApi:
                 ),
                 Route(f"{prefix}/user/email/verify", self._wrap(self.verify_email), methods=post),
             ]
-            if flows.passwordless.passwordless.enabled:
-                routes += self._passwordless_routes(prefix)
+            if passwordless is not None:
+                routes += passwordless.routes(prefix)
         self.router = Router(routes=routes, default=json_not_found)
 
     def handles(self, path: str) -> bool:
@@ -251,111 +248,6 @@ class FrontendApi:
         )
         return status_json(result)
 
-    # -- passwordless ------------------------------------------------------------------------
-
-    def _passwordless_routes(self, prefix: str) -> list[Route]:
-        exists = self._wrap(self.passwordless_phone_number_exists)
-        return [
-            Route(f"{prefix}/signinup/code", self._wrap(self.create_code), methods=["POST"]),
-            Route(f"{prefix}/signinup/code/resend", self._wrap(self.resend_code), methods=["POST"]),
-            Route(
-                f"{prefix}/signinup/code/consume", self._wrap(self.consume_code), methods=["POST"]
-            ),
-            Route(
-                f"{prefix}/passwordless/email/exists",
-                self._wrap(self.passwordless_email_exists),
-                methods=["GET"],
-            ),
-            # The SDKs' spelling, and the FDI specification's.
-            Route(f"{prefix}/passwordless/phonenumber/exists", exists, methods=["GET"]),
-            Route(f"{prefix}/passwordless/phoneNumber/exists", exists, methods=["GET"]),
-        ]
-
-    async def create_code(self, request: Request) -> Response:
-        body = await read_json_object(request)
-        result = await self.flows.passwordless.create_code(
-            request, body.get("email"), body.get("phoneNumber"), tenant_of(request)
-        )
-        if isinstance(result, CreateCodePostOk):
-            return JSONResponse(result.to_json())
-        return passwordless_json(result)
-
-    async def resend_code(self, request: Request) -> Response:
-        body = await read_json_object(request)
-        result = await self.flows.passwordless.resend_code(
-            request, body.get("deviceId"), body.get("preAuthSessionId"), tenant_of(request)
-        )
-        return passwordless_json(result)
-
-    async def consume_code(self, request: Request) -> Response:
-        body = await read_json_object(request)
-        result = await self.flows.passwordless.consume_code(
-            request,
-            body.get("preAuthSessionId"),
-            tenant_of(request),
-            user_input_code=body.get("userInputCode"),
-            device_id=body.get("deviceId"),
-            link_code=body.get("linkCode"),
-        )
-        if isinstance(result, ConsumeCodePostOk):
-            user = user_json(result.user, request)
-            if fdi_major(request) >= 4:
-                return JSONResponse(
-                    {
-                        "status": "OK",
-                        "createdNewRecipeUser": result.created_new_recipe_user,
-                        "user": user,
-                    }
-                )
-            if result.user.phone_numbers:  # FDI 3's user has the contact it signed in with
-                user["phoneNumber"] = result.user.phone_numbers[0]
-            return JSONResponse(
-                {"status": "OK", "createdNewUser": result.created_new_recipe_user, "user": user}
-            )
-        return passwordless_json(result)
-
-    async def passwordless_email_exists(self, request: Request) -> Response:
-        email = request.query_params.get("email")
-        if not email:
-            raise BadRequest("Please provide the email as a GET param")
-        result = await self.flows.passwordless.email_exists(request, email, tenant_of(request))
-        return exists_json(result)
-
-    async def passwordless_phone_number_exists(self, request: Request) -> Response:
-        phone_number = request.query_params.get("phoneNumber")
-        if not phone_number:
-            raise BadRequest("Please provide the phoneNumber as a GET param")
-        result = await self.flows.passwordless.phone_number_exists(
-            request, phone_number, tenant_of(request)
-        )
-        return exists_json(result)
-
-    async def change_phone_number(self, request: Request) -> Response:
-        """Step 1 {"phoneNumber"}: a code goes to the new number (PHONE_NUMBER_CODE_SENT
-        with the device); step 2 {"preAuthSessionId", "deviceId", "userInputCode"}: the
-        account takes the number that received the code. Session required."""
-        session = await get_session(self.session, request, require_verified_email=False)
-        assert session is not None
-        body = await read_json_object(request)
-        flow = self.flows.change_phone_number
-        if "phoneNumber" in body:
-            sent = await flow.send_code(request, session, body["phoneNumber"])
-            if isinstance(sent, PhoneNumberCodeSent):
-                return JSONResponse(sent.to_json())
-            if isinstance(sent, PhoneNumberChanged):
-                return JSONResponse({"status": "OK", "phoneNumber": sent.phone_number})
-            return passwordless_json(sent)
-        result = await flow.confirm(
-            request,
-            session,
-            body.get("preAuthSessionId"),
-            body.get("deviceId"),
-            body.get("userInputCode"),
-        )
-        if isinstance(result, PhoneNumberChanged):
-            return JSONResponse({"status": "OK", "phoneNumber": result.phone_number})
-        return passwordless_json(result)
-
     # -- sessions ----------------------------------------------------------------------------
 
     async def refresh(self, request: Request) -> Response:
@@ -404,32 +296,3 @@ class FrontendApi:
             return response
 
         return endpoint
-
-
-async def read_json_object(request: Request) -> dict[str, Any]:
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
-    return body
-
-
-def passwordless_json(result: Status) -> Response:
-    """A passwordless status: too many attempts is the 429 of sign-in; a wrong or expired
-    code says how many tries it has left."""
-    if isinstance(result, TooManyAttemptsError):
-        return too_many_attempts(result.retry_after)
-    if isinstance(result, IncorrectUserInputCodeError | ExpiredUserInputCodeError):
-        return JSONResponse(
-            {
-                "status": result.status,
-                "failedCodeInputAttemptCount": result.failed_code_input_attempt_count,
-                "maximumCodeInputAttempts": result.maximum_code_input_attempts,
-            }
-        )
-    return status_json(result)
-
-
-def exists_json(result: ExistsOk | TooManyAttemptsError) -> Response:
-    if isinstance(result, TooManyAttemptsError):
-        return too_many_attempts(result.retry_after)
-    return JSONResponse({"status": "OK", "exists": result.exists})
