@@ -66,6 +66,7 @@ def create_doorkeep(settings: Settings, switched: list[str] | None = None) -> Do
                     switched.append(response.email)
             return response
 
+        # The seed replaces the method on the instance, as its overrides do.
         original_implementation.verify_email_post = verify_email_post  # type: ignore[method-assign]
         return original_implementation
 
