@@ -11,6 +11,10 @@ import time
 import httpx
 import pytest
 
+from doorkeep.core.context import UserContext
+from doorkeep.recipes.apis import APIOptions
+from doorkeep.recipes.passwordless import PasswordlessApis, PasswordlessConfig
+from doorkeep.recipes.passwordless.apis import CreateCodePostResult, SignInUpNotAllowed
 from tests.e2e.passwordless_stack import (
     Stack,
     bearer,
@@ -303,3 +307,46 @@ def test_shape_errors_are_400_and_bad_contacts_general_errors(database_url: str)
         exists = client.get("/auth/public/passwordless/email/exists", params={"email": "a@b.co"})
         assert exists.json() == {"status": "OK", "exists": False}
         assert client.get("/auth/passwordless/email/exists").status_code == 400
+
+
+def test_an_api_override_answers_sign_in_up_not_allowed(database_url: str) -> None:
+    """The handlers are overridable, seed style: an application refusing a domain answers
+    SIGN_IN_UP_NOT_ALLOWED from /signinup/code, and the page shows its reason."""
+
+    def refuse_blocked_domain(original: PasswordlessApis) -> PasswordlessApis:
+        original_create = original.create_code_post
+
+        async def create_code_post(
+            email: str | None,
+            phone_number: str | None,
+            tenant_id: str,
+            api_options: APIOptions[PasswordlessConfig],
+            user_context: UserContext,
+        ) -> CreateCodePostResult:
+            if email is not None and email.endswith("@blocked.example"):
+                return SignInUpNotAllowed("Cannot sign in / up from this domain.")
+            return await original_create(email, phone_number, tenant_id, api_options, user_context)
+
+        original.create_code_post = create_code_post  # type: ignore[method-assign]  # seed style
+        return original
+
+    config = PasswordlessConfig(override_apis=refuse_blocked_domain)
+    with (
+        passwordless_stack(
+            database_url, rate_limits_enabled=False, doorkeep_options={"passwordless": config}
+        ) as stack,
+        httpx.Client(base_url=stack.url) as client,
+    ):
+        refused = client.post("/auth/signinup/code", json={"email": "eve@blocked.example"})
+        assert refused.json() == {
+            "status": "SIGN_IN_UP_NOT_ALLOWED",
+            "reason": "Cannot sign in / up from this domain.",
+        }
+        assert create_code(client, "email", new_contact("email"))["status"] == "OK"
+        page = client.get("/auth/login/passwordless")
+        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        shown = client.post(
+            "/auth/login/passwordless",
+            data={"csrf_token": token, "contact": "eve@blocked.example"},
+        )
+        assert shown.status_code == 400 and "Cannot sign in / up from this domain." in shown.text
