@@ -19,6 +19,7 @@ from doorkeep.core.session_models import (
     UnauthorisedError,
     VerifiedSession,
 )
+from doorkeep.core.tenants import save_tenant
 from doorkeep.storage import tables as t
 from tests.core.conftest import Clock
 
@@ -107,6 +108,8 @@ async def test_first_verify_of_a_refreshed_token_promotes_it(dk: Doorkeep) -> No
     verified = await dk.session.get_session(second.access_token.token)
     assert isinstance(verified, VerifiedSession)
     assert verified.new_access_token is not None  # the client gets a token without the marker
+    again = await dk.session.get_session(second.access_token.token)  # promoted once only
+    assert isinstance(again, VerifiedSession) and again.new_access_token is None
     promoted = await dk.session.get_session(verified.new_access_token.token)
     assert isinstance(promoted, VerifiedSession)
     assert promoted.claims["parentRefreshTokenHash1"] is None
@@ -289,6 +292,9 @@ async def test_a_session_ends_at_the_exact_instant_it_expires(
         assert refreshed.session.recipe_user_id == "recipe-1"  # the row's, carried over
         assert refreshed.session.tenant_id == "public"
         clock.ms = refreshed.refresh_token.expiry  # exactly the expiry
+        assert await dk.session.get_all_session_handles_for_user("user-1") == []
+        handle = created.session.handle
+        assert await dk.session.update_session_data_in_database(handle, {"x": 1}) is False
         refused = await dk.session.refresh_session(refreshed.refresh_token.token)
         assert isinstance(refused, UnauthorisedError) and refused.clear_tokens
         assert await session_rows(dk, created.session.handle) == 0
@@ -326,3 +332,59 @@ async def test_the_grace_window_includes_its_last_instant(database_url: str, clo
         clock.advance(0.001)
         theft = await dk.session.refresh_session(first.refresh_token.token)
         assert isinstance(theft, TokenTheftDetectedError)
+
+
+async def test_sessions_are_kept_apart_by_app_and_tenant_and_listed_in_order(
+    database_url: str, clock: Clock
+) -> None:
+    """A user's sessions are listed oldest first, per tenant when asked; another app's
+    session of a same-named user is neither listed, revoked nor updated from this app.
+    (Mutation testing: kills the dropped app_id, tenant_id and order_by clauses.)"""
+    async with Doorkeep(Settings(database_url=database_url)) as dk:
+        await dk.core.create_app("other-app", {})
+        await save_tenant(dk.core.db, "public", "t1")
+        public, other = dk.core.public.sessions, dk.core.app("other-app").sessions
+        handles = []
+        for _ in range(6):  # handles are random: only the creation time orders them
+            clock.advance(1)
+            handles.append((await public.create("ada")).session.handle)
+        clock.advance(1)
+        in_t1 = (await public.create("ada", tenant_id="t1")).session.handle
+        elsewhere = (await other.create("ada")).session.handle
+        assert await public.handles_for_user("ada", tenant_id="public") == handles
+        assert await public.handles_for_user("ada") == [*handles, in_t1]
+        assert await other.handles_for_user("ada") == [elsewhere]
+        assert await public.revoke([elsewhere]) == []
+        assert await public.update_session_data(elsewhere, {"x": 1}) is False
+        assert await public.revoke_all_for_user("ada", tenant_id="t1") == [in_t1]
+        assert await public.handles_for_user("ada") == handles
+        assert await other.get(elsewhere) is not None  # untouched by all of the above
+
+
+async def test_regenerating_an_access_token(database_url: str, clock: Clock) -> None:
+    """A new access token for a live session: with a new custom payload (stored for
+    later tokens too), or keeping the stored one; expiring a full validity from now;
+    refused for a revoked session or a bad token."""
+    async with Doorkeep(Settings(database_url=database_url)) as dk:
+        sessions = dk.core.public.sessions
+        created = await sessions.create("ada", access_token_payload={"role": "reader"})
+        handle = created.session.handle
+        clock.advance(100)
+        changed = await sessions.regenerate_access_token(
+            created.access_token.token, {"role": "editor"}
+        )
+        assert isinstance(changed, VerifiedSession) and changed.new_access_token is not None
+        assert changed.session.user_id == "ada" and changed.session.handle == handle
+        assert changed.claims["role"] == "editor"
+        assert changed.new_access_token.expiry > created.access_token.expiry  # from now
+        record = await sessions.get(handle)
+        assert record is not None and record.user_data_in_jwt == {"role": "editor"}
+        kept = await sessions.regenerate_access_token(changed.new_access_token.token)
+        assert isinstance(kept, VerifiedSession) and kept.claims["role"] == "editor"
+        record = await sessions.get(handle)
+        assert record is not None and record.user_data_in_jwt == {"role": "editor"}
+        await sessions.revoke([handle])
+        for payload in (None, {"role": "admin"}):
+            refused = await sessions.regenerate_access_token(created.access_token.token, payload)
+            assert isinstance(refused, UnauthorisedError)
+        assert isinstance(await sessions.regenerate_access_token("garbage"), UnauthorisedError)
