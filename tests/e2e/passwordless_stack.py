@@ -46,6 +46,9 @@ class Message:
         assert self.link is not None, self.text
         parts = urlsplit(self.link)
         query = parse_qs(parts.query)
+        # The link code is in the fragment only: browsers never send it, so neither a
+        # server log nor a mail scanner's GET can see or spend it.
+        assert set(query) == {"preAuthSessionId", "tenantId"}, self.link
         return parts.path, query["preAuthSessionId"][0], parts.fragment
 
 
