@@ -14,6 +14,7 @@ from types import TracebackType
 
 from doorkeep.background import BackgroundTasks
 from doorkeep.config import Settings
+from doorkeep.core.audit import AUDITED, AuditTrail
 from doorkeep.core.housekeeping import Housekeeping
 from doorkeep.core.services import Core
 from doorkeep.core.users import User
@@ -115,10 +116,16 @@ class Doorkeep:
         self.limiter = RateLimiter(
             counters, enabled=self.settings.rate_limits_enabled, events=self.events
         )
+        # The audit trail: security events per user, chained by digests (core/audit.py).
+        self.audit = AuditTrail(self.core.db)
+        if self.settings.audit_enabled:
+            self.events.subscribe(self.audit.on_event, kinds=AUDITED)
         self.housekeeping = Housekeeping(
             self.core.db,
             interval_s=self.settings.purge_interval_seconds,
             longest_window_s=self.rate_limits.longest_window_seconds,
+            audit=self.audit,
+            audit_retention_days=self.settings.audit_retention_days,
         )
         self.email_delivery = EmailDelivery.create(self.settings, email_delivery)
         flows = flows or FlowsConfig()
@@ -173,6 +180,7 @@ class Doorkeep:
                 self.emailverification,
                 self.session,
                 public.users,
+                audit=self.audit if self.settings.audit_enabled else None,
             )
             self.pages = Pages(services, pages)
         # GET /metrics (served by the core API): off without the metrics extra.
@@ -181,6 +189,8 @@ class Doorkeep:
             core = self.core
             queues: dict[str, Queue] = {"email": self.email_delivery, "sms": self.sms_delivery}
             self.metrics = Metrics(self.events, core.telemetry, core.db, core.revocations, queues)
+            audit = self.audit
+            self.metrics.gauges["doorkeep_audit_queue_depth"] = lambda: audit.queue_depth
 
     def _build_flows(self, config: FlowsConfig, legacy_migration: LegacyMigration | None) -> Flows:
         attempts = Attempts(self.limiter, self.rate_limits)
@@ -234,10 +244,12 @@ class Doorkeep:
             await self.core.start()
             await self.core.public.keys.signing_key()
             self.housekeeping.start()
+            self.audit.start()
             self.started = True
 
     async def close(self) -> None:
         await self.housekeeping.stop()
+        await self.audit.stop()  # what is queued is written first
         await self.background.drain(timeout=5)
         await self.email_delivery.background.drain(timeout=5)
         await self.sms_delivery.background.drain(timeout=5)

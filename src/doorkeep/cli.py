@@ -21,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from doorkeep.app import Doorkeep
+from doorkeep.cli_ops import add_ops_commands
 from doorkeep.cli_roles import add_roles_commands
 from doorkeep.config import ServerSettings, SettingsError, mask_url, set_listening_origin
 from doorkeep.core.common import PUBLIC, FieldError, Status
@@ -401,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_app_option(migrate)
     migrate.set_defaults(run=_migrate)
     _add_users_commands(commands)
+    add_ops_commands(commands, _run_with, _add_app_option)  # audit, webhooks (cli_ops.py)
     add_roles_commands(commands, _run_with, _add_app_option)
     return parser
 

@@ -201,6 +201,33 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+class ScopeOrigin:
+    """The origin (core/events.py) of the ASGI request being answered, worked out only
+    when an event asks: a request that reports nothing pays one object."""
+
+    __slots__ = ("_scope",)
+    MAX_USER_AGENT = 300
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+
+    @property
+    def ip(self) -> str | None:
+        client = self._scope.get("client")
+        return str(client[0]) if client else None
+
+    @property
+    def user_agent(self) -> str | None:
+        for name, value in self._scope.get("headers", ()):
+            if name == b"user-agent":
+                return str(value.decode("latin-1")[: self.MAX_USER_AGENT])
+        return None
+
+    @property
+    def request_id(self) -> str | None:
+        return current_request_id()
+
+
 # --- one configuration ---------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ Two ways in:
   of the operation.
 
 Who did it (IP, user agent, request ID) comes from the request being answered, which
-the web layer puts in `request_origin` (see `origin_of_request`).
+the web layer puts in `request_origin` (doorkeep.logs.ScopeOrigin, set by the middleware).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -74,6 +74,20 @@ class EventKind(StrEnum):
 # -- who did it ------------------------------------------------------------------------------
 
 
+class Origin(Protocol):
+    """Who is asking: the client's address, user agent and request ID (read when an
+    event is made, so that a web layer may work them out only then)."""
+
+    @property
+    def ip(self) -> str | None: ...
+
+    @property
+    def user_agent(self) -> str | None: ...
+
+    @property
+    def request_id(self) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RequestOrigin:
     """The request being answered: the client's address, user agent and request ID."""
@@ -83,25 +97,10 @@ class RequestOrigin:
     request_id: str | None = None
 
 
-request_origin: ContextVar[RequestOrigin | None] = ContextVar(
-    "doorkeep_request_origin", default=None
-)
-_MAX_USER_AGENT = 300
+request_origin: ContextVar[Origin | None] = ContextVar("doorkeep_request_origin", default=None)
 
 
-def origin_of_request(
-    client: tuple[str, int] | None, headers: Iterable[tuple[bytes, bytes]], request_id: str | None
-) -> RequestOrigin:
-    """The origin of an ASGI request (its `client` and raw `headers`)."""
-    agent = next((v for k, v in headers if k == b"user-agent"), None)
-    return RequestOrigin(
-        ip=client[0] if client else None,
-        user_agent=None if agent is None else agent.decode("latin-1")[:_MAX_USER_AGENT],
-        request_id=request_id,
-    )
-
-
-def _origin() -> RequestOrigin:
+def _origin() -> Origin:
     return request_origin.get() or _NO_ORIGIN
 
 
@@ -444,7 +443,7 @@ def _forget_and_log(
 
 
 @contextlib.contextmanager
-def origin(value: RequestOrigin) -> Iterator[None]:
+def origin(value: Origin) -> Iterator[None]:
     """Make `value` the request origin of the events published inside the block."""
     token = request_origin.set(value)
     try:

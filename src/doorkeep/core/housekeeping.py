@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, select, tuple_
 from sqlalchemy.engine import Connection
 
+from doorkeep.core.audit import AuditTrail
 from doorkeep.core.common import now_ms
 from doorkeep.storage import Database
 from doorkeep.storage import tables as t
@@ -87,6 +88,7 @@ class Purged:
     passwordless_devices: int = 0
     passwordless_codes: int = 0
     revoked_sessions: int = 0
+    audit_log: int = 0  # past audit_retention_days
 
 
 async def purge_expired(
@@ -112,10 +114,20 @@ def _delete_batch(statement: Any, params: dict[str, Any], conn: Connection) -> i
 class Housekeeping:
     """Sweeps every `interval_s` seconds while started (0 or less: never)."""
 
-    def __init__(self, db: Database, *, interval_s: float, longest_window_s: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        interval_s: float,
+        longest_window_s: int,
+        audit: AuditTrail | None = None,
+        audit_retention_days: int = 365,
+    ) -> None:
         self.db = db
         self.interval_s = interval_s
         self.longest_window_s = longest_window_s
+        self.audit = audit  # its oldest rows are swept too (the anchor keeps it verifiable)
+        self.audit_retention_ms = audit_retention_days * 24 * 3600 * 1000
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -130,9 +142,13 @@ class Housekeeping:
 
     async def sweep(self) -> Purged:
         now = now_ms()
-        return await purge_expired(
+        purged = await purge_expired(
             self.db, now=now, counters_before=now - self.longest_window_s * 1000
         )
+        if self.audit is not None:
+            swept = await self.audit.sweep(now - self.audit_retention_ms)
+            purged = replace(purged, audit_log=swept)
+        return purged
 
     async def _sweep_forever(self) -> None:
         await asyncio.sleep(min(FIRST_SWEEP_AFTER_S, self.interval_s))

@@ -19,6 +19,8 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from doorkeep.core.events import request_origin
+from doorkeep.logs import ScopeOrigin
 from doorkeep.recipes.session.claims import ClaimValidator
 from doorkeep.recipes.session.request import (
     MUTATIONS_KEY,
@@ -80,6 +82,8 @@ class DoorkeepMiddleware:
                     message = _with_headers(message, pending, origin)
             await send(message)
 
+        # Events reported while answering carry the client's address and device.
+        origin_token = request_origin.set(ScopeOrigin(scope))
         try:
             await self._target(scope["path"])(scope, receive, send_with_session_headers)
         except Exception as exc:
@@ -94,6 +98,8 @@ class DoorkeepMiddleware:
                 headers={"retry-after": "1"},
             )
             await response(scope, receive, send)
+        finally:
+            request_origin.reset(origin_token)
 
     def _target(self, path: str) -> ASGIApp:
         """The pages, the FDI, or the application, by path."""

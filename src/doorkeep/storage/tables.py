@@ -401,7 +401,8 @@ revoked_sessions = Table(
 )
 
 # The audit trail: security events per user, append-only, each row's `digest` the SHA-256
-# of the previous row's digest and this row's canonical JSON (core/audit.py).
+# of the previous row's digest (kept in `prev_digest` too, so that a rewritten row is
+# named, not just its successor) and this row's canonical JSON (core/audit.py).
 audit_log = Table(
     "audit_log",
     metadata,
@@ -417,6 +418,7 @@ audit_log = Table(
     Column("user_agent", String(300), nullable=True),
     Column("request_id", String(128), nullable=True),
     Column("data", Text, nullable=False),  # the event's own fields, canonical JSON
+    Column("prev_digest", HASH, nullable=False),
     Column("digest", HASH, nullable=False),
     Index(None, "app_id", "user_id", "id"),  # a user's recent activity
     Index(None, "time"),  # the retention sweep

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from doorkeep.core.common import FieldError
+from doorkeep.core.common import PUBLIC, FieldError
 from doorkeep.core.emailpassword import EmailAlreadyExistsError, WrongCredentialsError
 from doorkeep.core.errors import TooManyAttemptsError
 from doorkeep.core.users import User
@@ -42,6 +42,7 @@ async def account(page: PageRequest) -> Outcome:
             devices.append({"current": handle == session.handle, "started": started})
     devices.sort(key=lambda device: (not device["current"], device["started"]))
     context = {
+        "activity": await _recent_activity(page, session.user_id),
         "user": user,
         "email": user.email,  # the email/password login's, or the passwordless one's
         "phone": user.phone_numbers[0] if user.phone_numbers else None,
@@ -52,6 +53,41 @@ async def account(page: PageRequest) -> Outcome:
     }
     notice = NOTICES.get(page.request.query_params.get("notice", ""))
     return Render("account.html", context, notice=notice)
+
+
+# What the account page calls each kind of entry of the audit trail.
+ACTIVITY = {
+    "sign_in.succeeded": "Signed in",
+    "sign_in.failed": "Wrong password",
+    "password.changed": "Password changed",
+    "email.changed": "Email changed",
+    "password_reset.requested": "Password reset requested",
+    "password_reset.completed": "Password reset",
+    "email_verification.confirmed": "Email verified",
+    "session.theft_detected": "Stolen session detected and ended",
+    "session.revoked": "Signed out",
+    "user.created": "Account created",
+    "role.changed": "Role changed",
+}
+ACTIVITY_SHOWN = 10
+
+
+async def _recent_activity(page: PageRequest, user_id: str) -> list[dict[str, object]]:
+    """The user's newest security events (sign-ins with device and address, changes)."""
+    audit = page.services.audit
+    if audit is None:
+        return []
+    entries = await audit.recent(PUBLIC, user_id, ACTIVITY_SHOWN)
+    return [
+        {
+            "what": ACTIVITY.get(entry.kind, entry.kind),
+            "when": dt.datetime.fromtimestamp(entry.time / 1000, tz=dt.UTC),
+            "ip": entry.ip,
+            "device": entry.user_agent,
+            "failed": entry.outcome == "failure",
+        }
+        for entry in entries
+    ]
 
 
 async def sign_out_other_devices(page: PageRequest) -> Outcome:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from doorkeep.config import Settings
+from doorkeep.core.audit import AuditTrail
 from doorkeep.core.users import UserService
 from doorkeep.flows import Flows
 from doorkeep.recipes.emailpassword import EmailPasswordRecipe
@@ -34,6 +35,7 @@ class PageServices:
     emailverification: EmailVerificationRecipe
     session: SessionRecipe
     users: UserService
+    audit: AuditTrail | None = None  # the account page's recent security activity
 
 
 @dataclass

@@ -59,6 +59,7 @@ def _audit_tables() -> None:
         sa.Column("user_agent", sa.String(length=300), nullable=True),
         sa.Column("request_id", sa.String(length=128), nullable=True),
         sa.Column("data", sa.Text(), nullable=False),
+        sa.Column("prev_digest", HASH, nullable=False),
         sa.Column("digest", HASH, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
         sa.UniqueConstraint("event_id", name=op.f("uq_audit_log_event_id")),
