@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +31,8 @@ from doorkeep.core.jwt import (
 from doorkeep.storage import tables as t
 
 _RELOAD_COOLDOWN_S = 1.0
+# One worker thread for every app's spare keys: a process-wide bound on the CPU it takes.
+_KEY_MAKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="doorkeep-keys")
 
 
 class KeyService:
@@ -39,6 +43,7 @@ class KeyService:
         self._keys: list[SigningKey] = []  # newest first
         self._lock = asyncio.Lock()
         self._last_reload = 0.0
+        self._spare: Future[SigningKey] | None = None  # the next dynamic key's material
 
     @property
     def _rotation_ms(self) -> int:
@@ -76,7 +81,8 @@ class KeyService:
         lists the key that follows it: whoever caches the JWKS knows that key before any
         token signed with it arrives (no refetch for an unknown kid at each rotation)."""
         current = await self.signing_key()
-        if self._rotation_ms > 0 and now_ms() >= current.created_at_ms + self._rotation_ms // 2:
+        half_way = current.created_at_ms + self._rotation_ms // 2
+        if self._rotation_ms > 0 and now_ms() >= half_way and self._next_key() is None:
             async with self._lock:
                 await self._load()
                 if self._next_key() is None:
@@ -117,8 +123,11 @@ class KeyService:
             ).all()
         cutoff = now_ms() - self._grace_ms
         newest_dynamic = next((r.kid for r in rows if r.kid.startswith("d-")), None)
+        # Parsing a private key checks it (tens of ms, more on a busy machine): a reload
+        # parses only the keys it has not seen.
+        known = {key.kid: key for key in self._keys}
         self._keys = [
-            signing_key_from_pem(r.kid, r.private_key_pem, r.created_at)
+            known.get(r.kid) or signing_key_from_pem(r.kid, r.private_key_pem, r.created_at)
             for r in rows
             if r.kid.startswith("s-") or r.created_at >= cutoff or r.kid == newest_dynamic
         ]
@@ -131,8 +140,7 @@ class KeyService:
         if created is None:
             created = now_ms() if static else self._due_time(now_ms())
         kid = f"s-{new_id()}" if static else f"d-{created}"
-        # RSA generation takes ~50 ms of CPU: keep it off the event loop.
-        key = await asyncio.to_thread(generate_signing_key, kid, created)
+        key = await self._key_material(kid, created, spare_after=not static)
         assert key.private_key is not None  # a key just generated has its private half
         try:
             async with self.ctx.db.transaction() as conn:
@@ -152,8 +160,22 @@ class KeyService:
             if theirs is None:
                 raise
             return theirs
+        self._keys = [key, *self._keys]  # known to the reload: not parsed again
         await self._load()
         return key
+
+    async def _key_material(self, kid: str, created: int, *, spare_after: bool) -> SigningKey:
+        """A fresh RSA key named `kid`. Generating one takes 50-250 ms of CPU: never on the
+        event loop, and for dynamic keys ahead of need (a spare made in a worker thread
+        once a key is made), so a rotation or a JWKS request seldom waits for one."""
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            key = await asyncio.wrap_future(spare)
+        else:
+            key = await asyncio.to_thread(generate_signing_key, kid, created)
+        if spare_after:
+            self._spare = _KEY_MAKER.submit(generate_signing_key, "spare", 0)
+        return replace(key, kid=kid, created_at_ms=created)
 
     def _due_time(self, now: int) -> int:
         """When the new dynamic key was due: the last point of the rotation schedule
