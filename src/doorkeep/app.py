@@ -181,6 +181,7 @@ class Doorkeep:
                 self.session,
                 public.users,
                 audit=self.audit if self.settings.audit_enabled else None,
+                userroles=self.userroles,
             )
             self.pages = Pages(services, pages)
         # GET /metrics (served by the core API): off without the metrics extra.

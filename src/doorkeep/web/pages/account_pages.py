@@ -50,9 +50,18 @@ async def account(page: PageRequest) -> Outcome:
         "username": next((m.username for m in user.login_methods if m.username), None),
         "email_verified": await services.emailverification.is_user_verified(session.user_id, {}),
         "devices": devices,
+        "roles": await _roles(page, session),
     }
     notice = NOTICES.get(page.request.query_params.get("notice", ""))
     return Render("account.html", context, notice=notice)
+
+
+async def _roles(page: PageRequest, session: Session) -> list[str]:
+    """The user's roles in the session's tenant, through the recipe (overrides apply)."""
+    roles = page.services.userroles
+    if roles is None:
+        return []
+    return await roles.get_roles_for_user(session.tenant_id, session.user_id)
 
 
 # What the account page calls each kind of entry of the audit trail.

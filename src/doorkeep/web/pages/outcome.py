@@ -20,6 +20,7 @@ from doorkeep.recipes.emailpassword import EmailPasswordRecipe
 from doorkeep.recipes.emailverification import EmailVerificationRecipe
 from doorkeep.recipes.session import SessionRecipe
 from doorkeep.recipes.session.request import Session
+from doorkeep.recipes.userroles import UserRolesRecipe
 
 if TYPE_CHECKING:
     from doorkeep.web.pages.config import PagesConfig
@@ -36,6 +37,7 @@ class PageServices:
     session: SessionRecipe
     users: UserService
     audit: AuditTrail | None = None  # the account page's recent security activity
+    userroles: UserRolesRecipe | None = None  # the account page's roles (read only)
 
 
 @dataclass
