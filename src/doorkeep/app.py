@@ -18,6 +18,7 @@ from doorkeep.core.audit import AUDITED, AuditTrail
 from doorkeep.core.housekeeping import Housekeeping
 from doorkeep.core.services import Core
 from doorkeep.core.users import User
+from doorkeep.core.webhooks import Webhooks
 from doorkeep.delivery import EmailDelivery, EmailDeliveryConfig
 from doorkeep.delivery.sms import SmsDelivery, SmsDeliveryConfig
 from doorkeep.flows import Flows
@@ -120,6 +121,11 @@ class Doorkeep:
         self.audit = AuditTrail(self.core.db)
         if self.settings.audit_enabled:
             self.events.subscribe(self.audit.on_event, kinds=AUDITED)
+        # Webhooks: an outbox row per wanted event, in the event's transaction where the
+        # core records it there; a worker delivers them (core/webhooks.py).
+        self.webhooks = Webhooks(self.core.db, self.settings.webhook_retry_delays)
+        self.events.add_sink(self.webhooks.sink)
+        self.events.subscribe(self.webhooks.on_event)
         self.housekeeping = Housekeeping(
             self.core.db,
             interval_s=self.settings.purge_interval_seconds,
@@ -192,6 +198,9 @@ class Doorkeep:
             self.metrics = Metrics(self.events, core.telemetry, core.db, core.revocations, queues)
             audit = self.audit
             self.metrics.gauges["doorkeep_audit_queue_depth"] = lambda: audit.queue_depth
+            hooks = self.webhooks
+            self.metrics.gauges["doorkeep_webhooks_delivered"] = lambda: hooks.delivered
+            self.metrics.gauges["doorkeep_webhooks_failed_attempts"] = lambda: hooks.failed
 
     def _build_flows(self, config: FlowsConfig, legacy_migration: LegacyMigration | None) -> Flows:
         attempts = Attempts(self.limiter, self.rate_limits)
@@ -246,11 +255,14 @@ class Doorkeep:
             await self.core.public.keys.signing_key()
             self.housekeeping.start()
             self.audit.start()
+            await self.webhooks.refresh()
+            self.webhooks.start()
             self.started = True
 
     async def close(self) -> None:
         await self.housekeeping.stop()
         await self.audit.stop()  # what is queued is written first
+        await self.webhooks.stop()  # what is not delivered stays in the outbox
         await self.background.drain(timeout=5)
         await self.email_delivery.background.drain(timeout=5)
         await self.sms_delivery.background.drain(timeout=5)
