@@ -13,12 +13,15 @@ from doorkeep.core.errors import BadRequest, TooManyAttemptsError
 from doorkeep.core.tenants import is_tenant_id
 from doorkeep.core.users import User
 from doorkeep.recipes.apis import GeneralError
+from doorkeep.recipes.session.request import refuse_unless_json
 from doorkeep.web.json_body import JsonTooDeepError, parse_json
 
 MAX_BODY_BYTES = 64 * 1024
 
 
 async def password_change_input(request: Request) -> tuple[object, object, object]:
+    """JSON, or a form from a header-mode client (a cookie session needs JSON: csrf.py)."""
+    refuse_unless_json(request)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         form = await request.form(max_files=0, max_fields=10)
@@ -43,7 +46,9 @@ async def json_not_found(scope: Any, receive: Any, send: Any) -> None:
 
 
 async def read_json(request: Request) -> Any:
-    """The JSON body, refusing bodies over MAX_BODY_BYTES without reading them whole."""
+    """The JSON body, refusing bodies over MAX_BODY_BYTES without reading them whole,
+    and, with a session cookie, any body that is not `application/json` (403, csrf.py)."""
+    refuse_unless_json(request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise BadRequest("request body is too large")

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 from doorkeep.core.context import UserContext
 from doorkeep.core.session_models import NewSession, TokenTheftDetectedError
 from doorkeep.recipes.apis import APIOptions, OkResult
-from doorkeep.recipes.session.request import Session, SessionError, attach_new_session
+from doorkeep.recipes.session.request import (
+    Session,
+    SessionError,
+    attach_new_session,
+    refuse_cross_site,
+)
 from doorkeep.recipes.session.transport import refresh_token_from
 
 if TYPE_CHECKING:
@@ -28,6 +33,8 @@ class SessionApis:
         if found is None:
             raise SessionError.unauthorised(clear_tokens=False)
         token, mode = found
+        if mode == "cookie":
+            refuse_cross_site(recipe, request)  # a refresh by cookie is a state change too
         if (
             mode == "cookie"
             and recipe.anti_csrf == "VIA_CUSTOM_HEADER"

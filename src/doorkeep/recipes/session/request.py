@@ -22,6 +22,13 @@ from doorkeep.core.session_models import (
     VerifiedSession,
 )
 from doorkeep.recipes.apis import APIOptions, ConfigT
+from doorkeep.recipes.session.csrf import (
+    CROSS_SITE_MESSAGE,
+    JSON_REQUIRED_MESSAGE,
+    cross_site,
+    is_json,
+    trusted_origins,
+)
 from doorkeep.recipes.session.transport import (
     ANTI_CSRF_HEADER,
     AuthMode,
@@ -71,6 +78,12 @@ class SessionError(HTTPException):
     @classmethod
     def token_theft(cls) -> SessionError:
         return cls("token theft detected", clear_tokens=True)
+
+    @classmethod
+    def cross_site(cls, message: str = CROSS_SITE_MESSAGE) -> SessionError:
+        """403: a cookie-authenticated request that another page may have sent (csrf.py).
+        The tokens stay: a forged request must not sign the user out."""
+        return cls(message, status_code=403)
 
     @classmethod
     def invalid_claim(cls, claim_key: str, reason: Mapping[str, Any]) -> SessionError:
@@ -240,15 +253,14 @@ async def get_session(
         return None
     token, mode = found
     csrf_mode = recipe.anti_csrf
-    check_csrf = (
-        mode == "cookie"
-        and csrf_mode != "NONE"
-        and (
-            anti_csrf_check
-            if anti_csrf_check is not None
-            else conn.scope.get("method") not in SAFE_METHODS
-        )
+    check_csrf = mode == "cookie" and (
+        anti_csrf_check
+        if anti_csrf_check is not None
+        else conn.scope.get("method") not in SAFE_METHODS
     )
+    if check_csrf:
+        refuse_cross_site(recipe, conn)  # in every anti-CSRF mode, NONE included
+        check_csrf = csrf_mode != "NONE"
     if check_csrf and csrf_mode == "VIA_CUSTOM_HEADER" and "rid" not in conn.headers:
         raise SessionError.try_refresh()
     # Headers are read only when a check needs them: this runs on every protected request.
@@ -279,6 +291,26 @@ async def get_session(
     if claims:
         await check_claims(session, claims, check_database=check_database)
     return session
+
+
+def refuse_cross_site(recipe: SessionRecipe, conn: HTTPConnection) -> None:
+    """SessionError 403 when the browser says a cookie-authenticated request comes from
+    a page other than the website's or the API's (csrf.py)."""
+    headers = conn.headers
+    origin, fetch_site = headers.get("origin"), headers.get("sec-fetch-site")
+    if cross_site(origin, fetch_site, trusted_origins(recipe.transport.settings)):
+        raise SessionError.cross_site()
+
+
+def refuse_unless_json(conn: HTTPConnection) -> None:
+    """For a JSON route about to read a body: SessionError 403 when a session cookie
+    authenticates an unsafe request whose body is not `application/json` (a type no
+    other page can send without a CORS preflight). Header mode is never refused."""
+    if conn.scope.get("method") in SAFE_METHODS:
+        return
+    found = access_token_from(conn)
+    if found is not None and found[1] == "cookie" and not is_json(conn.headers.get("content-type")):
+        raise SessionError.cross_site(JSON_REQUIRED_MESSAGE)
 
 
 async def check_claims(
