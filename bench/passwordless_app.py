@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from doorkeep import Doorkeep, Settings
 from doorkeep.recipes.passwordless import PasswordlessConfig
-from doorkeep.web.server import create_app
+from doorkeep.serve.server import create_app
 
 BENCH_CODE = "246810"
 

@@ -7,7 +7,9 @@ DOORKEEP_TEST_POSTGRES_URL (CI sets it); without it they are skipped with that r
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -108,3 +110,88 @@ async def dk(settings: Settings) -> AsyncIterator[Doorkeep]:
         yield instance
     finally:
         await instance.close()
+
+
+# -- no password or token in any log record (issue 16) -------------------------------------
+
+# The suite's own passwords (the distinctive ones: a common word could be a log message).
+KNOWN_PASSWORDS = (
+    "correct horse battery",
+    "analytical-engine-1843",
+    "a brand new passphrase",
+    "validPass123",
+    "legacy passphrase",
+    "attacker passphrase",
+    "local passphrase",
+    "user1password",
+    "hopperOldPass1",
+    "adaOldPass1",
+    "some new passphrase",
+    "still remembered",
+    "forgotten one",
+)
+# Secrets by their shape: a JWT (access tokens), and the value of a secret-bearing URL
+# parameter (emailed reset/verification links, passwordless link codes). Digests are fine.
+SECRET_SHAPES = (
+    re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}"),
+    re.compile(r"[?&#](?:token|linkCode|code)=(?!\[redacted\])[A-Za-z0-9_%.~-]{8,}"),
+)
+# The test's own HTTP clients log the URLs they request; that is not doorkeep's log.
+CLIENT_LOGGERS = ("httpx", "httpcore")
+_PLAIN_RECORD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+
+
+class RecordsOfOneTest(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.name.startswith(CLIENT_LOGGERS):
+            self.records.append(record)
+
+
+def record_text(record: logging.LogRecord) -> str:
+    """What any formatter could print of a record: message, extra fields, traceback."""
+    try:
+        parts = [record.getMessage()]
+    except Exception:  # a malformed record: check its raw parts
+        parts = [str(record.msg), repr(record.args)]
+    parts += [f"{k}={v!s}" for k, v in vars(record).items() if k not in _PLAIN_RECORD]
+    if record.exc_info and record.exc_info[1] is not None:
+        parts.append(logging.Formatter().formatException(record.exc_info))
+    return "\n".join(parts)
+
+
+def secret_in(text: str) -> str | None:
+    for password in KNOWN_PASSWORDS:
+        if password in text:
+            return f"the password {password!r}"
+    for shape in SECRET_SHAPES:
+        if (found := shape.search(text)) is not None:
+            return f"a token ({found.group(0)[:24]}...)"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs() -> Iterator[None]:
+    """Every record logged while a test runs (doorkeep's at DEBUG and up, the libraries'
+    at their levels) is checked at teardown: a password or a token in one fails the test,
+    naming the record."""
+    handler = RecordsOfOneTest()
+    root, ours = logging.getLogger(), logging.getLogger("doorkeep")
+    previous = ours.level
+    root.addHandler(handler)
+    ours.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        ours.setLevel(previous)
+    for record in handler.records:
+        if (found := secret_in(record_text(record))) is not None:
+            pytest.fail(
+                f"{found} in a log record: {record.name} {record.levelname} "
+                f"{record.pathname}:{record.lineno}: {record_text(record)[:500]!r}",
+                pytrace=False,
+            )

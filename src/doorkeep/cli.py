@@ -40,7 +40,7 @@ from doorkeep.startup import (
 )
 
 if TYPE_CHECKING:
-    from doorkeep.web.listeners import ServePlan
+    from doorkeep.serve.listeners import ServePlan
 
 log = logging.getLogger("doorkeep")
 _SERVER = ServerSettings.model_fields
@@ -107,9 +107,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _plan_serving(args: argparse.Namespace, dk: Doorkeep, settings: ServerSettings) -> ServePlan:
-    """Where the core API goes (web/listeners.py): a usage error or an unbindable port
+    """Where the core API goes (serve/listeners.py): a usage error or an unbindable port
     is a StartupError."""
-    from doorkeep.web.listeners import plan_serving
+    from doorkeep.serve.listeners import plan_serving
 
     try:
         return plan_serving(dk, settings.host, settings.port, args.core_host, args.core_port)

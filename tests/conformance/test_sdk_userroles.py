@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from doorkeep import Doorkeep, Settings
+from doorkeep.serve.server import create_app
 from doorkeep.testing import free_port, serve_in_thread
-from doorkeep.web.server import create_app
 from tests.optional import SERVICES, import_or_skip
 
 import_or_skip("supertokens_python", SERVICES)  # CI: a missing SDK fails, never skips

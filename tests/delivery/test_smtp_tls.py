@@ -29,8 +29,8 @@ from cryptography.x509.oid import NameOID
 
 from doorkeep import Doorkeep, Settings
 from doorkeep.delivery import RenderedEmail, SMTPSender
+from doorkeep.serve.server import create_app
 from doorkeep.testing import email_text, free_port
-from doorkeep.web.server import create_app
 
 # smtps: aiosmtpd cannot see that the whole connection is TLS, and warns about AUTH.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -18,8 +18,8 @@ import httpx
 
 from doorkeep import Doorkeep, Settings
 from doorkeep.delivery.sms import OutboxSmsSender, SmsDeliveryConfig
+from doorkeep.serve.server import create_app
 from doorkeep.testing import SmtpSink, email_text, free_port, serve_in_thread
-from doorkeep.web.server import create_app
 
 T = TypeVar("T")
 CODE_RE = re.compile(r"(?m)^\s*(\d{6})\b")

@@ -14,8 +14,8 @@ import pytest
 
 from doorkeep import Doorkeep, Settings
 from doorkeep.recipes.emailverification import EmailVerificationConfig
+from doorkeep.serve.server import create_app
 from doorkeep.testing import SmtpSink, email_text, free_port, serve_in_thread
-from doorkeep.web.server import create_app
 
 PASSWORD = "correct horse battery"
 WEBSITE = "https://app.example.com"

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from doorkeep import Doorkeep, Settings
+from doorkeep.serve.server import create_app
 from doorkeep.testing import serve_in_thread as running_server
-from doorkeep.web.server import create_app
 
 PASSWORD = "correct horse battery"
 

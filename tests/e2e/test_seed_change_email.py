@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from doorkeep import Doorkeep, Settings
+from doorkeep.serve.server import create_app
 from doorkeep.testing import SmtpSink, email_text, serve_in_thread
-from doorkeep.web.server import create_app
 
 PASSWORD = "correct horse battery"
 

@@ -11,8 +11,8 @@ import pytest
 from doorkeep import Doorkeep, Settings
 from doorkeep.ratelimit import Limit, RateLimitConfig
 from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordFunctions
+from doorkeep.serve.server import create_app
 from doorkeep.testing import serve_in_thread
-from doorkeep.web.server import create_app
 
 PASSWORD = "correct horse battery"
 NEW = "a brand new passphrase"

@@ -21,8 +21,8 @@ from doorkeep.flows.legacy_migration import (
     LegacyMigration,
     LegacyProviderUnavailable,
 )
+from doorkeep.serve.server import create_app
 from doorkeep.testing import SmtpSink, email_text, free_port, serve_in_thread
-from doorkeep.web.server import create_app
 
 NEW_PASSWORD = "a brand new passphrase"
 

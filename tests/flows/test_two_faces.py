@@ -27,8 +27,8 @@ from sqlalchemy import select
 from doorkeep import Doorkeep, Settings
 from doorkeep.delivery import EmailDelivery, EmailDeliveryConfig, PasswordResetEmail
 from doorkeep.ratelimit import counter_key
+from doorkeep.serve.server import create_app
 from doorkeep.storage import tables as t
-from doorkeep.web.server import create_app
 from tests.conftest import reset_postgres
 
 PASSWORD = "correct horse battery"

@@ -30,8 +30,8 @@ import httpx
 import pytest
 
 from doorkeep import Doorkeep, Settings
+from doorkeep.serve.server import create_app
 from doorkeep.testing import TcpProxy, free_port, wait_until_answering
-from doorkeep.web.server import create_app
 
 PASSWORD = "correct horse battery"
 NEW_SESSION = {

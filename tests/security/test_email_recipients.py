@@ -28,8 +28,8 @@ from doorkeep import Doorkeep, Settings
 from doorkeep.core.common import email_error
 from doorkeep.delivery.messages import RenderedEmail
 from doorkeep.delivery.senders import SMTPSender, to_message
+from doorkeep.serve.server import create_app
 from doorkeep.testing import free_port
-from doorkeep.web.server import create_app
 
 PASSWORD = "correct horse battery"
 CRAFTED = '"x" <attacker@evil.example>, "ceo"@bigcorp.com'

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from doorkeep import Doorkeep, Settings
-from doorkeep.web.server import create_app
+from doorkeep.serve.server import create_app
 
 PASSWORD = "correct horse battery"
 

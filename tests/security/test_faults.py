@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from doorkeep import Doorkeep, Settings
+from doorkeep.serve.server import create_app
 from doorkeep.testing import TcpProxy, serve_in_thread
-from doorkeep.web.server import create_app
 
 PASSWORD = "correct horse battery"
 

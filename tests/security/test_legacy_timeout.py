@@ -18,7 +18,7 @@ import pytest
 
 from doorkeep import Doorkeep, Settings
 from doorkeep.flows.legacy_migration import HttpLegacyProvider, LegacyProviderUnavailable
-from doorkeep.web.server import create_app
+from doorkeep.serve.server import create_app
 
 CLIENT_TIMEOUT_S = 0.5
 SERVER_GIVES_UP_S = 15.0  # only a client without a timeout ever waits this long

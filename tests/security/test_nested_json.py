@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from doorkeep import Doorkeep, Settings
+from doorkeep.serve.server import create_app
 from doorkeep.web.json_body import MAX_JSON_DEPTH
-from doorkeep.web.server import create_app
 
 PASSWORD = "validPass123"
 JSON = {"content-type": "application/json"}

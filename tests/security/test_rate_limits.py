@@ -16,7 +16,7 @@ import pytest
 from doorkeep import Doorkeep, Settings
 from doorkeep.ratelimit import Limit, RateLimitConfig
 from doorkeep.recipes.emailpassword import EmailPasswordConfig, EmailPasswordFunctions
-from doorkeep.web.server import create_app
+from doorkeep.serve.server import create_app
 
 PASSWORD = "correct horse battery"
 REDIS_URL = os.environ.get("DOORKEEP_TEST_REDIS_URL")

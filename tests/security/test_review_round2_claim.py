@@ -23,7 +23,7 @@ from sqlalchemy import event
 
 from doorkeep import Doorkeep, Settings
 from doorkeep.recipes.emailverification import EmailVerificationConfig
-from doorkeep.web.server import create_app
+from doorkeep.serve.server import create_app
 
 PASSWORD = "correct horse battery"
 MAX_AGE_S = 1

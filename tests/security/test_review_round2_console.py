@@ -20,7 +20,7 @@ from doorkeep import Doorkeep, Settings
 from doorkeep.delivery.messages import RenderedEmail
 from doorkeep.delivery.senders import ConsoleSender
 from doorkeep.delivery.sms import ConsoleSmsSender, RenderedSms
-from doorkeep.web.server import create_app
+from doorkeep.serve.server import create_app
 
 TOKEN = "Zm9vYmFyLXNlY3JldC10b2tlbi1vZi00My1jaGFycw"
 LINK = f"https://app.example/auth/reset-password?token={TOKEN}&tenantId=public"

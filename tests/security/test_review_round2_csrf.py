@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from doorkeep import Doorkeep, Settings
+from doorkeep.serve.server import create_app
 from doorkeep.testing import free_port, serve_in_thread
-from doorkeep.web.server import create_app
 
 PASSWORD = "correct horse battery"
 WEBSITE = "http://app.localhost:3000"  # the website_domain: where the frontend runs

@@ -33,8 +33,8 @@ from starlette.routing import Route
 from doorkeep import Doorkeep, Settings
 from doorkeep.delivery import EmailDelivery, EmailDeliveryConfig, PasswordResetEmail
 from doorkeep.flows.legacy_migration import HttpLegacyProvider
+from doorkeep.serve.server import create_app
 from doorkeep.testing import serve_in_thread
-from doorkeep.web.server import create_app
 
 LEGACY_PASSWORD = "legacy passphrase"
 ATTACKER_PASSWORD = "attacker passphrase"

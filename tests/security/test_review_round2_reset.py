@@ -23,8 +23,8 @@ from sqlalchemy import update
 from doorkeep import Doorkeep, Settings
 from doorkeep.core.common import sha256_hex
 from doorkeep.ratelimit import Limit, RateLimitConfig
+from doorkeep.serve.server import create_app
 from doorkeep.storage import tables as t
-from doorkeep.web.server import create_app
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"

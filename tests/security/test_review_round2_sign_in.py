@@ -18,7 +18,7 @@ import pytest
 
 from doorkeep import Doorkeep, Settings
 from doorkeep.ratelimit import Limit, RateLimitConfig
-from doorkeep.web.server import create_app
+from doorkeep.serve.server import create_app
 
 PASSWORD = "correct horse battery"
 LIMIT = 4  # failures per account (and per account+IP) before the 429

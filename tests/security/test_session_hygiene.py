@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import httpx
 
 from doorkeep import Doorkeep, Settings
-from doorkeep.web.server import create_app
+from doorkeep.serve.server import create_app
 
 PASSWORD = "correct horse battery"
 COOKIE_MODE = {"st-auth-mode": "cookie", "rid": "emailpassword"}

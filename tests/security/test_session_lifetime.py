@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from doorkeep import Doorkeep, Settings
-from doorkeep.web.server import create_app
+from doorkeep.serve.server import create_app
 from tests.core.conftest import Clock
 
 PASSWORD = "correct horse battery"

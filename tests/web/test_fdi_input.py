@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from doorkeep import Doorkeep, Settings
 from doorkeep.ratelimit import Limit, RateLimitConfig
-from doorkeep.web.server import create_app
+from doorkeep.serve.server import create_app
 
 PASSWORD = "correct horse battery"
 

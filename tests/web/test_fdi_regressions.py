@@ -15,7 +15,7 @@ from doorkeep import Doorkeep, Settings
 from doorkeep.core.tenants import save_tenant
 from doorkeep.recipes.apis import GeneralError
 from doorkeep.recipes.emailpassword import EmailPasswordApis, EmailPasswordConfig
-from doorkeep.web.server import create_app
+from doorkeep.serve.server import create_app
 
 PASSWORD = "correct horse battery"
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from doorkeep import Doorkeep, Settings
+from doorkeep.serve.server import create_app
 from doorkeep.testing import TcpProxy, serve_in_thread
-from doorkeep.web.server import create_app
 
 
 def test_health_ready_and_request_ids_on_sqlite(tmp_path: Path) -> None:

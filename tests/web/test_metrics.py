@@ -18,8 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from doorkeep import Doorkeep, Settings
 from doorkeep.core.telemetry import VERIFY_SAMPLE_EVERY, Counter, Histogram
+from doorkeep.serve.server import create_app
 from doorkeep.testing import serve_in_thread
-from doorkeep.web.server import create_app
 
 KEY = "metrics-test-key-0123456789"
 PASSWORD = "correct horse battery"

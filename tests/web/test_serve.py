@@ -19,9 +19,9 @@ import pytest
 from doorkeep import Doorkeep, Settings
 from doorkeep.cli import listening_origin, load_instance
 from doorkeep.config import set_listening_origin
+from doorkeep.serve.server import create_app
 from doorkeep.startup import StartupError
 from doorkeep.testing import free_port, serve_in_thread, wait_until_answering
-from doorkeep.web.server import create_app
 
 MY_APP = """
 from doorkeep import Doorkeep, Settings

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from doorkeep import Doorkeep, Settings
+from doorkeep.serve.server import create_app
 from doorkeep.web.cdi.core_api import ROUTES
-from doorkeep.web.server import create_app
 
 PASSWORD = "validPass123"
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from doorkeep import Doorkeep, Settings
-from doorkeep.web.server import create_app
+from doorkeep.serve.server import create_app
 
 PHONE = "+14155552671"
 PL = {"rid": "passwordless"}

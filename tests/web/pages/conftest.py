@@ -19,8 +19,8 @@ import pytest
 
 from doorkeep import Doorkeep, Settings
 from doorkeep.recipes.emailverification import EmailVerificationConfig
+from doorkeep.serve.server import create_app
 from doorkeep.testing import SmtpSink, email_text, free_port, serve_in_thread
-from doorkeep.web.server import create_app
 from tests.optional import BROWSER, import_or_skip
 
 _ROOT = Path(__file__).resolve().parents[3]

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 
 from doorkeep import Doorkeep, Settings
+from doorkeep.serve.server import create_app
 from doorkeep.testing import free_port, serve_in_thread
-from doorkeep.web.server import create_app
 
 PASSWORD = "analytical-engine-1843"
 DEVICE = "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"

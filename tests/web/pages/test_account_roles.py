@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 
 from doorkeep import Doorkeep, Settings
+from doorkeep.serve.server import create_app
 from doorkeep.testing import free_port, serve_in_thread
-from doorkeep.web.server import create_app
 
 PASSWORD = "analytical-engine-1843"
 HOSTILE = "<script>alert(1)</script>"

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from doorkeep import Doorkeep, Settings
-from doorkeep.web.server import create_app
+from doorkeep.serve.server import create_app
 
 PASSWORD = "analytical-engine-1843"
 PAGES = [

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from doorkeep import Doorkeep, Settings
+from doorkeep.serve.server import create_app
 from doorkeep.testing import free_port, serve_in_thread
 from doorkeep.web.pages import PagesConfig
-from doorkeep.web.server import create_app
 
 PASSWORD = "analytical-engine-1843"
 

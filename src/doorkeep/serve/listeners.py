@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp
 
 from doorkeep.app import Doorkeep
+from doorkeep.serve.server import create_app
 from doorkeep.web.cdi import CoreApi
 from doorkeep.web.cdi.core_api import by_listener
-from doorkeep.web.server import create_app
 
 
 @dataclass(frozen=True)
