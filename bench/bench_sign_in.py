@@ -39,8 +39,14 @@ def argon2_verify_seconds(samples: int = 30) -> float:
     return statistics.median(times)
 
 
-async def sign_ins_per_second(database_url: str, concurrency: int, seconds: float) -> float:
-    async with Doorkeep(Settings(database_url=database_url)) as dk:
+async def sign_ins_per_second(
+    database_url: str, concurrency: int, seconds: float, operations: bool = True
+) -> float:
+    """`operations`: metrics and the audit trail on (the default) or off (issue 20)."""
+    settings = Settings(
+        database_url=database_url, metrics_enabled=operations, audit_enabled=operations
+    )
+    async with Doorkeep(settings) as dk:
         emails = [f"bench{i}@example.com" for i in range(USERS)]
         await asyncio.gather(*(dk.emailpassword.sign_up(e, PASSWORD) for e in emails))
         done = 0
@@ -60,11 +66,11 @@ async def sign_ins_per_second(database_url: str, concurrency: int, seconds: floa
         return done / (time.perf_counter() - start)
 
 
-async def measure(url: str, concurrency: int, seconds: float) -> float:
+async def measure(url: str, concurrency: int, seconds: float, operations: bool = True) -> float:
     if not url.startswith("postgres"):
-        return await sign_ins_per_second(url, concurrency, seconds)
+        return await sign_ins_per_second(url, concurrency, seconds, operations)
     async with scratch_postgres_database(url) as scratch:
-        return await sign_ins_per_second(scratch, concurrency, seconds)
+        return await sign_ins_per_second(scratch, concurrency, seconds, operations)
 
 
 def main() -> None:
@@ -85,6 +91,16 @@ def main() -> None:
             (name, asyncio.run(measure(url, args.concurrency, args.seconds)))
             for name, url in targets
         ]
+        # Metrics and audit off, then on, on SQLite (issue 20), each in a fresh database.
+        operations = [
+            (
+                on,
+                asyncio.run(
+                    measure(f"sqlite:///{tmp}/ops-{on}.sqlite3", args.concurrency, args.seconds, on)
+                ),
+            )
+            for on in (False, True)
+        ]
 
     print(
         f"Argon2id verify (m=19456, t=2, p=1): {t_verify * 1000:.1f} ms on one thread; "
@@ -94,6 +110,9 @@ def main() -> None:
     print("| database | concurrent callers | sign-ins/s | limit (cores / verify) | ratio |")
     print("|---|---|---|---|---|")
     for name, rate in rows:
+        print(f"| {name} | {args.concurrency} | {rate:.1f} | {limit:.1f} | {rate / limit:.0%} |")
+    for on, rate in operations:
+        name = f"SQLite, metrics and audit {'on' if on else 'off'}"
         print(f"| {name} | {args.concurrency} | {rate:.1f} | {limit:.1f} | {rate / limit:.0%} |")
 
 
