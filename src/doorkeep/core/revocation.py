@@ -321,7 +321,8 @@ class RevocationFeed:
             return
         self._last_connect_try = time.monotonic()
         try:
-            await channel.connect(self._on_message)
+            # Late-bound, so that a test can stand in for the handler (a lost message).
+            await channel.connect(lambda rows: self._on_message(rows))
         except Exception as exc:
             log.warning("revocation channel unavailable (polling meanwhile): %s", exc)
             return
