@@ -60,9 +60,9 @@ async def run_import(database_url: str, path: Path, one_by_one: bool) -> tuple[i
             if one_by_one:
                 imported = 0
                 for raw in lines:
-                    imported += await import_one(dk, parse_line(raw)) == "imported"
+                    imported += await import_one(dk.core.public, parse_line(raw)) == "imported"
             else:
-                report = await import_users(dk, lines)
+                report = await import_users(dk.core.public, lines)
                 assert not report.failed, report.failed[:3]
                 imported = report.imported
         seconds = time.perf_counter() - start

@@ -190,7 +190,7 @@ def _users_import(args: argparse.Namespace) -> int:
         # one by one; a line that is not UTF-8 fails alone). The CLI runs alone on its
         # loop: blocking line reads hold nothing up.
         with open(args.file, "rb") as lines:  # noqa: ASYNC230
-            report = await import_users(dk, read(lines), progress=progress)
+            report = await import_users(dk.core.public, read(lines), progress=progress)
         print("", file=sys.stderr)
         for number, reason in report.failed:
             print(f"line {number}: {reason}", file=sys.stderr)

@@ -64,14 +64,14 @@ async def test_batches_skip_existing_report_bad_lines_and_rerun_safely(dk: Doork
     lines.insert(12, json.dumps({"email": "x@example.com", "passwordHash": "plaintext"}))
     lines.insert(15, line("user0@example.com"))  # twice in one file
 
-    report = await import_users(dk, lines, batch_size=10)
+    report = await import_users(dk.core.public, lines, batch_size=10)
     assert report.imported == 25 and report.skipped == 2
     assert [number for number, _ in report.failed] == [4, 8, 13]
     assert report.failed[0][1].startswith("not JSON")
     assert report.failed[1][1].startswith("email:")
     assert report.failed[2][1].startswith("passwordHash:")
 
-    again = await import_users(dk, lines, batch_size=10)
+    again = await import_users(dk.core.public, lines, batch_size=10)
     assert again.imported == 0 and again.skipped == 27 and len(again.failed) == 3
     rows = await counts(dk)
     assert rows["users"] == rows["emailpassword_users"] == rows["emailpassword_user_tenants"] == 26
@@ -80,7 +80,7 @@ async def test_batches_skip_existing_report_bad_lines_and_rerun_safely(dk: Doork
 
 async def test_an_imported_bcrypt_user_signs_in_and_is_upgraded(dk: Doorkeep) -> None:
     report = await import_users(
-        dk,
+        dk.core.public,
         [
             line(
                 "ada@example.com",
@@ -102,10 +102,10 @@ async def test_an_imported_bcrypt_user_signs_in_and_is_upgraded(dk: Doorkeep) ->
 
 
 async def test_external_id_clashes_fail_only_their_line(dk: Doorkeep) -> None:
-    first = await import_users(dk, [line("a@example.com", externalUserId="ext-1")])
+    first = await import_users(dk.core.public, [line("a@example.com", externalUserId="ext-1")])
     assert first.imported == 1
     report = await import_users(
-        dk,
+        dk.core.public,
         [
             line("b@example.com", externalUserId="ext-2"),
             line("c@example.com", externalUserId="ext-2"),  # same ID again in the batch
@@ -123,7 +123,8 @@ async def test_external_id_clashes_fail_only_their_line(dk: Doorkeep) -> None:
 async def test_two_concurrent_imports_of_one_file_make_each_user_once(dk: Doorkeep) -> None:
     lines = [line(f"racer{i}@example.com", emailVerified=True) for i in range(60)]
     reports = await asyncio.gather(
-        import_users(dk, lines, batch_size=20), import_users(dk, lines, batch_size=20)
+        import_users(dk.core.public, lines, batch_size=20),
+        import_users(dk.core.public, lines, batch_size=20),
     )
     assert sum(r.imported for r in reports) == 60
     assert sum(r.skipped for r in reports) == 60
@@ -137,10 +138,10 @@ async def test_a_rerun_changes_nothing_and_says_everyone_was_there(dk: Doorkeep)
         line(f"user{i}@example.com", externalUserId=f"legacy-{i}", emailVerified=i % 2 == 0)
         for i in range(30)
     ]
-    first = await import_users(dk, lines, batch_size=7)
+    first = await import_users(dk.core.public, lines, batch_size=7)
     assert (first.imported, first.skipped, first.failed) == (30, 0, [])
     before, ids_before = await counts(dk), await user_ids(dk)
-    again = await import_users(dk, lines, batch_size=7)
+    again = await import_users(dk.core.public, lines, batch_size=7)
     assert (again.imported, again.skipped, again.failed) == (0, 30, [])
     assert await counts(dk) == before
     assert await user_ids(dk) == ids_before
@@ -213,7 +214,7 @@ async def test_lines_that_are_not_utf8_or_have_bad_fields_fail_alone(dk: Doorkee
         line("e@example.com", passwordHash=BCRYPT + "x" * 500),
         line("f@example.com", metadata={"dropped": None, "kept": 1}),
     ]
-    report = await import_users(dk, lines)
+    report = await import_users(dk.core.public, lines)
     assert report.imported == 2
     assert [number for number, _ in report.failed] == [2, 3, 4, 5, 6]
     reasons = [reason for _, reason in report.failed]
@@ -233,13 +234,13 @@ async def test_progress_is_reported_per_batch_with_the_last_line_read(dk: Doorke
         seen.append((number, report.imported))
 
     lines = [line(f"user{i}@example.com") for i in range(25)]
-    await import_users(dk, lines, progress=progress, batch_size=10)
+    await import_users(dk.core.public, lines, progress=progress, batch_size=10)
     assert seen == [(10, 10), (20, 20), (25, 25)]
 
 
 async def test_postgres_statistics_are_refreshed_during_a_large_import(dk: Doorkeep) -> None:
     lines = [line(f"user{i}@example.com") for i in range(1_200)]
-    report = await import_users(dk, lines, batch_size=300)
+    report = await import_users(dk.core.public, lines, batch_size=300)
     assert report.imported == 1_200
     if dk.core.db.dialect != "postgresql":
         return  # SQLite plans by its unique indexes: nothing to refresh

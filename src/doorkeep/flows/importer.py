@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Column, String
 
@@ -32,11 +32,9 @@ from doorkeep.core.metadata import InvalidMetadata, check_metadata_size
 from doorkeep.core.passwordless_secrets import normalise_phone_number
 from doorkeep.core.passwordless_users import RECIPE_ID as PASSWORDLESS
 from doorkeep.core.passwords import InvalidPasswordHash, validate_imported_hash
+from doorkeep.core.services import AppCore
 from doorkeep.core.tenants import tenant_exists
 from doorkeep.storage import tables as t
-
-if TYPE_CHECKING:
-    from doorkeep.app import Doorkeep
 
 
 def _declared_length(column: Column[Any]) -> int:
@@ -133,11 +131,10 @@ def parse_line(raw: str | bytes) -> ImportRecord:
     )
 
 
-async def import_one(dk: Doorkeep, record: ImportRecord) -> str | None:
+async def import_one(core: AppCore, record: ImportRecord) -> str | None:
     """'imported' or 'skipped', or the reason raised as ValueError: the one-user-at-a-
     time import through the public services, as it was before batches (the baseline
     bench/bench_import.py measures against; it is not atomic across its steps)."""
-    core = dk.core.public
     if record.recipe_id == PASSWORDLESS or record.email is None or record.password_hash is None:
         raise ValueError("the one-at-a-time import takes email/password users only")
     if await core.users.get_users_by_email(record.tenant_id, record.email):
@@ -161,26 +158,27 @@ async def import_one(dk: Doorkeep, record: ImportRecord) -> str | None:
         if record.metadata:
             await core.metadata.update(internal_id, record.metadata)
     except Exception:
-        await dk.delete_user(internal_id)  # never a half-imported user
+        await core.delete_user(internal_id)  # never a half-imported user
         raise
     return "imported"
 
 
 async def import_users(
-    dk: Doorkeep,
+    core: AppCore,
     lines: Iterable[str | bytes],
     *,
     progress: Callable[[int, ImportReport], None] | None = None,
     every: int = 1000,
     batch_size: int = 1000,
 ) -> ImportReport:
-    """Import in batches of `batch_size` users, one transaction each.
+    """Import into `core` (an app's services: `dk.core.public` for the public app) in
+    batches of `batch_size` users, one transaction each.
 
     `lines` is consumed as a stream (a file object is fine): memory holds one batch,
     plus the list of failed lines, whatever the number of users. `progress` is called
     with the last line number read after each batch and at least every `every` lines.
     """
-    run = _Run(dk.core.public.ctx, ImportReport())
+    run = _Run(core.ctx, ImportReport())
     batch: list[tuple[int, ImportedUser]] = []
     number = reported = 0
     for number, raw in enumerate(lines, start=1):

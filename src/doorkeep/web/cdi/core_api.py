@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -44,7 +44,9 @@ from doorkeep.web.cdi.protocol import (
 from doorkeep.web.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
-    from doorkeep.app import Doorkeep
+    from doorkeep.config import Settings
+    from doorkeep.core.services import Core
+    from doorkeep.web.metrics import Metrics
 
 log = logging.getLogger("doorkeep.cdi")
 Handler = Callable[[CdiRequest], Awaitable[Response]]
@@ -136,13 +138,29 @@ def came_through_a_proxy(request: Request) -> bool:
     return any(name in _PROXY_HEADERS or name.startswith("x-forwarded-") for name in names)
 
 
+class CoreHost(Protocol):
+    """What the CDI serves (the built `Doorkeep` is one): the core's apps, the API keys
+    (settings), the metrics, and the instance to start on a first call when the CDI is
+    mounted or served alone."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def core(self) -> Core: ...
+    @property
+    def metrics(self) -> Metrics | None: ...
+    @property
+    def started(self) -> bool: ...
+    async def start(self) -> None: ...
+
+
 class CoreApi:
     """`trust_loopback`: without keys, serve direct loopback callers (True: a listener
     of its own, or development), or nobody (False: a port a proxy may front)."""
 
-    def __init__(self, dk: Doorkeep, *, trust_loopback: bool = True) -> None:
-        self.dk = dk
-        self.api_keys = dk.settings.core_api_keys
+    def __init__(self, host: CoreHost, *, trust_loopback: bool = True) -> None:
+        self.host = host
+        self.api_keys = host.settings.core_api_keys
         self.trust_loopback = trust_loopback
 
     def handles(self, path: str) -> bool:
@@ -163,8 +181,8 @@ class CoreApi:
         await response(scope, receive, send)
 
     async def _answer(self, request: Request) -> Response:
-        if not self.dk.started:
-            await self.dk.start()
+        if not self.host.started:
+            await self.host.start()
         parts = split_prefix(request.url.path, KNOWN_PATHS)
         if parts is None:
             raise CdiError(404, "Not found")
@@ -184,7 +202,7 @@ class CoreApi:
         handler = ROUTES.get((request.method, path))
         if handler is None:
             raise CdiError(405, "Method not supported")
-        app = await self.dk.core.stored_app(app_id)
+        app = await self.host.core.stored_app(app_id)
         if app is None or (
             tenant_id != PUBLIC
             and path not in _TENANT_ROUTES
@@ -198,7 +216,7 @@ class CoreApi:
             raise CdiError(400, str(exc)) from None
 
     def _metrics(self, request: Request) -> Response:
-        metrics = self.dk.metrics
+        metrics = self.host.metrics
         if request.method != "GET":
             raise CdiError(405, "Method not supported")
         if metrics is None:
@@ -227,7 +245,7 @@ class CoreApi:
         if not isinstance(new_app, str) or not new_app or not isinstance(config, dict):
             raise CdiError(400, "Field name 'appId' is invalid in JSON input")
         try:
-            created = await self.dk.core.create_app(new_app.lower(), config)
+            created = await self.host.core.create_app(new_app.lower(), config)
         except ValueError as exc:
             raise CdiError(400, str(exc)) from None
         return ok(createdNew=created)
