@@ -5,7 +5,7 @@ comes back, signed the Standard Webhooks way; given-up deliveries are replayable
 
 Mutants tried: the row written after the commit only (sink removed): the same-transaction
 test fails (no row when the sign-up returns); deliveries marked delivered whatever the
-answer: the receiver-down test fails (events missing).
+HTTP status: the given-up test fails (a 503 counted as delivered).
 """
 
 from __future__ import annotations
@@ -112,8 +112,10 @@ async def test_a_delivery_given_up_on_is_kept_and_replayable(database_url: str) 
     settings = Settings(database_url=database_url, webhook_retry_delays=(0.1,))
     async with Doorkeep(settings) as dk:
         receiver = Receiver(free_port())
+        receiver.status = 503  # up, but failing: every attempt is answered, none accepted
         endpoint = await dk.webhooks.add_endpoint(receiver.url, ["*"])
         receiver.secret = endpoint.secret
+        receiver.start()
         await dk.emailpassword.sign_up("eve@example.com", PASSWORD)
 
         async def gave_up() -> bool:
@@ -125,11 +127,13 @@ async def test_a_delivery_given_up_on_is_kept_and_replayable(database_url: str) 
             assert time.monotonic() - start < 20
             await asyncio.sleep(0.05)
         failed = await dk.webhooks.deliveries()
-        assert all(r.attempts == 2 and r.last_error for r in failed)
-        receiver.start()
+        assert all(r.attempts == 2 and r.last_status == 503 for r in failed)
+        tried = len(receiver.ids())
+        receiver.status = 204
         try:
             assert await dk.webhooks.replay([r.id for r in failed]) == len(failed)
-            await until(lambda: len(receiver.ids()) == len(failed), "the replayed deliveries")
+            await until(lambda: len(receiver.ids()) == tried + len(failed), "the replays")
+            assert {r.state for r in await dk.webhooks.deliveries()} == {"delivered"}
         finally:
             receiver.stop()
 

@@ -20,6 +20,7 @@ class Receiver:
         self.secret = secret
         self.received: list[tuple[str, dict[str, Any]]] = []  # (webhook-id, body)
         self.bad_signatures = 0
+        self.status = 204  # what it answers (a 5xx: up, but failing)
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
 
@@ -47,7 +48,7 @@ class Receiver:
                     if not hmac.compare_digest(expected, given):
                         receiver.bad_signatures += 1
                     receiver.received.append((message_id, json.loads(body)))
-                self.send_response(204)
+                self.send_response(receiver.status)
                 self.end_headers()
 
             def log_message(self, *_args: Any) -> None:
