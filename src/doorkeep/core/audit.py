@@ -274,6 +274,11 @@ class AuditTrail:
 
     def start(self) -> None:
         if self._task is None:
+            # Made on the loop that runs the writer (an instance may be started again on
+            # another loop after a close): asyncio's primitives belong to one loop.
+            self._queued, self._writing = asyncio.Event(), asyncio.Lock()
+            if self._queue:
+                self._queued.set()
             self._task = asyncio.get_running_loop().create_task(self._write_forever())
 
     async def stop(self) -> None:

@@ -278,6 +278,7 @@ class RevocationFeed:
         await self.catch_up()
         await self._connect()
         if self._task is None:
+            self._wakeup = asyncio.Event()  # on the loop that runs the feed
             self._task = asyncio.get_running_loop().create_task(self._follow())
 
     async def stop(self) -> None:

@@ -323,6 +323,7 @@ class Webhooks:
 
     def start(self) -> None:
         if self._task is None:
+            self._wake = asyncio.Event()  # on the loop that runs the worker
             self._task = asyncio.get_running_loop().create_task(self._work_forever())
 
     async def stop(self) -> None:
