@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -86,6 +87,12 @@ class Stack:
     starlette: str
     settings: Settings
     statements: list[str]  # SQL the FastAPI app's doorkeep ran, in order
+
+    def about_sessions_or_roles(self) -> list[str]:
+        """The statements a request's check could make (background workers, such as the
+        webhook poller, run their own SQL on the same engine meanwhile)."""
+        tables = re.compile(r"\b(sessions|user_roles|role_permissions|userid_mappings)\b")
+        return [sql for sql in self.statements if tables.search(sql)]
 
     def admin(self, work: Callable[[RoleService], Awaitable[Any]]) -> Any:
         """Change roles with doorkeep's own API on the same database."""
@@ -245,10 +252,10 @@ def test_the_role_check_reads_the_token_only(stack: Stack) -> None:
     for _ in range(5):
         assert httpx.get(f"{url}/admin", headers=bearer(tokens)).status_code == 200
         assert httpx.get(f"{url}/plain", headers=bearer(tokens)).status_code == 200
-    assert stack.statements == []
+    assert stack.about_sessions_or_roles() == []
     # The listener does see the queries a route that checks the database makes.
     assert httpx.get(f"{url}/admin-now", headers=bearer(tokens)).status_code == 200
-    assert stack.statements != []
+    assert stack.about_sessions_or_roles() != []
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ word, which `get_session` answers as 403 `{"message": "invalid claim",
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from doorkeep.core.common import now_ms
@@ -50,49 +50,59 @@ class ArrayClaimValidator:
     kind: Kind
     expected: str | tuple[str, ...]
     max_age_seconds: float | None = None
+    _wanted: frozenset[str] = field(init=False, repr=False, compare=False)
+    _must_include: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Worked out once, not per request: what the check compares the token's value with.
+        wanted = (self.expected,) if isinstance(self.expected, str) else self.expected
+        object.__setattr__(self, "_wanted", frozenset(wanted))
+        object.__setattr__(self, "_must_include", self.kind in ("includes", "includes_all"))
 
     async def check(self, session: Session, *, check_database: bool) -> dict[str, Any] | None:
-        """None if the session meets the requirement, else SuperTokens' reason."""
+        """None if the session meets the requirement, else SuperTokens' reason. The
+        common case (the token's value is there and fresh) is a few dict lookups."""
         payload = session.access_token_payload
-        if check_database or self.should_refetch(payload, now_ms()):
+        now = now_ms()
+        if check_database or self.should_refetch(payload, now):
             await session.fetch_and_set_claim(self.key)
             payload = session.access_token_payload
-        return self.reason(payload, now_ms())
+        return self.reason(payload, now)
 
     def should_refetch(self, payload: Mapping[str, Any], now: int) -> bool:
         fetched_at = _fetched_at(payload, self.key)
-        if _values(payload, self.key) is None or fetched_at is None:
+        if fetched_at is None or _values(payload, self.key) is None:
             return True
         return self.max_age_seconds is not None and fetched_at < now - self.max_age_seconds * 1000
 
     def reason(self, payload: Mapping[str, Any], now: int) -> dict[str, Any] | None:
         """The pure check of a payload (no I/O)."""
-        expected_key = _EXPECTED_KEY[self.kind]
-        expected: str | list[str] = (
-            self.expected if isinstance(self.expected, str) else list(self.expected)
-        )
         actual = _values(payload, self.key)
         if actual is None:
-            return {"message": "value does not exist", expected_key: expected, "actualValue": None}
-        fetched_at = _fetched_at(payload, self.key) or 0
-        age = (now - fetched_at) / 1000
-        if self.max_age_seconds is not None and age > self.max_age_seconds:
-            return {
-                "message": "expired",
-                "ageInSeconds": age,
-                "maxAgeInSeconds": self.max_age_seconds,
-            }
-        if self._holds(set(actual)):
+            return self._failure("value does not exist", None)
+        if self.max_age_seconds is not None:
+            age = (now - (_fetched_at(payload, self.key) or 0)) / 1000
+            if age > self.max_age_seconds:
+                return {
+                    "message": "expired",
+                    "ageInSeconds": age,
+                    "maxAgeInSeconds": self.max_age_seconds,
+                }
+        if self._holds(actual):
             return None
-        return {"message": "wrong value", expected_key: expected, "actualValue": actual}
+        return self._failure("wrong value", actual)
 
-    def _holds(self, actual: set[str]) -> bool:
-        wanted = {self.expected} if isinstance(self.expected, str) else set(self.expected)
-        if self.kind in ("includes", "includes_all"):
-            return wanted <= actual
+    def _holds(self, actual: list[str]) -> bool:
+        wanted = self._wanted
+        if self._must_include:
+            return wanted.issubset(actual)
         if self.kind == "includes_any":
             return not wanted.isdisjoint(actual)
         return wanted.isdisjoint(actual)  # excludes, excludes_all
+
+    def _failure(self, message: str, actual: list[str] | None) -> dict[str, Any]:
+        expected = self.expected if isinstance(self.expected, str) else list(self.expected)
+        return {"message": message, _EXPECTED_KEY[self.kind]: expected, "actualValue": actual}
 
 
 class ArrayClaim:
