@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from doorkeep import Doorkeep
+from doorkeep.core.common import now_ms
 from doorkeep.core.context import UserContext
 from doorkeep.recipes.userroles import (
     PermissionClaim,
@@ -164,3 +165,51 @@ async def test_openid_discovery_names_the_issuer_and_its_keys(dk: Doorkeep) -> N
     assert isinstance(token, str)
     kids = {key["kid"] for key in (await jwt.get_jwks())["keys"]}
     assert any(kid.startswith("s-") for kid in kids)  # the static key signed it
+
+
+class FakeSession:
+    """What a validator uses of a Session: the payload, and fetching the claim again."""
+
+    def __init__(self, payload: dict[str, Any], fresh_roles: list[str]) -> None:
+        self.access_token_payload = payload
+        self.fresh_roles = fresh_roles
+        self.fetched: list[str] = []
+
+    async def fetch_and_set_claim(self, key: str) -> bool:
+        self.fetched.append(key)
+        self.access_token_payload = {key: {"v": self.fresh_roles, "t": now_ms()}}
+        return True
+
+
+@pytest.mark.parametrize(
+    ("payload", "max_age", "check_database", "refetched"),
+    [
+        (lambda now: {"st-role": {"v": ["admin"], "t": now}}, None, False, False),
+        (lambda now: {"st-role": {"v": ["admin"], "t": now - 3_600_000}}, None, False, False),
+        (lambda now: {"st-role": {"v": ["admin"], "t": now - 61_000}}, 60, False, True),
+        (lambda now: {"st-role": {"v": ["admin"], "t": now - 30_000}}, 60, False, False),
+        (lambda now: {}, None, False, True),
+        (lambda now: {"st-role": {"v": "admin", "t": now}}, None, False, True),  # not a list
+        (lambda now: {"st-role": {"v": ["admin"], "t": now}}, None, True, True),
+    ],
+)
+async def test_check_reads_the_token_unless_missing_stale_or_told(
+    payload: Any, max_age: float | None, check_database: bool, refetched: bool
+) -> None:
+    """Mutant tried: the hot path ignoring `max_age_seconds` keeps the stale value (the
+    third case is not fetched again)."""
+    session = FakeSession(payload(now_ms()), fresh_roles=["admin"])
+    validator = UserRoleClaim.includes("admin", max_age_seconds=max_age)
+    assert await validator.check(session, check_database=check_database) is None  # type: ignore[arg-type]
+    assert session.fetched == (["st-role"] if refetched else [])
+
+
+async def test_a_fresh_value_without_the_role_fails_without_a_fetch() -> None:
+    session = FakeSession({"st-role": {"v": ["viewer"], "t": now_ms()}}, fresh_roles=["admin"])
+    reason = await UserRoleClaim.includes("admin").check(session, check_database=False)  # type: ignore[arg-type]
+    assert reason == {
+        "message": "wrong value",
+        "expectedToInclude": "admin",
+        "actualValue": ["viewer"],
+    }
+    assert session.fetched == []

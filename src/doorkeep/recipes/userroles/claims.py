@@ -63,6 +63,19 @@ class ArrayClaimValidator:
         """None if the session meets the requirement, else SuperTokens' reason. The
         common case (the token's value is there and fresh) is a few dict lookups."""
         payload = session.access_token_payload
+        if not check_database:  # the hot path: the token's value, fresh enough
+            claim = payload.get(self.key)
+            if type(claim) is dict:  # JSON objects of a verified token are dicts
+                values, fetched = claim.get("v"), claim.get("t")
+                if (
+                    type(values) is list
+                    and type(fetched) is int
+                    and (
+                        self.max_age_seconds is None
+                        or fetched >= now_ms() - self.max_age_seconds * 1000
+                    )
+                ):
+                    return None if self._holds(values) else self._failure("wrong value", values)
         now = now_ms()
         if check_database or self.should_refetch(payload, now):
             await session.fetch_and_set_claim(self.key)
