@@ -384,16 +384,15 @@ class Webhooks:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         now = now_ms()
+        result = {"delivery": row.id, "status": status, "error": error}
         if error is None:
             self.delivered += 1
-            return {"delivery": row.id, "delivered_at": now, "next_at": now, "status": status,
-                    "error": None}  # fmt: skip
+            return {**result, "delivered_at": now, "next_at": now}
         self.failed += 1
         attempt = row.attempts  # retries so far
         delay = self.retry_delays[attempt] if attempt < len(self.retry_delays) else None
         next_at = GAVE_UP if delay is None else now + int(delay * 1000)
-        return {"delivery": row.id, "delivered_at": None, "next_at": next_at, "status": status,
-                "error": error}  # fmt: skip
+        return {**result, "delivered_at": None, "next_at": next_at}
 
 
 def _insert_endpoint(endpoint: Endpoint, conn: Connection) -> None:
