@@ -89,3 +89,19 @@ def test_counter_keys_do_not_collide_across_parts() -> None:
     """The parts of a key are joined with a separator no email or IP holds."""
     assert counter_key("k", "a b", "c") != counter_key("k", "a", "b c")
     assert counter_key("k", "ab", "c") != counter_key("k", "a", "bc")
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs DOORKEEP_TEST_REDIS_URL")
+async def test_a_redis_refusal_tells_the_time_left_in_its_window() -> None:
+    """The wait comes from the counter's own expiry, in seconds (mutants: the reply of
+    another counter, milliseconds taken for seconds)."""
+    assert REDIS_URL is not None
+    store = RedisCounters(REDIS_URL)
+    try:
+        limiter = RateLimiter(store)
+        first, second = key("reset-ip"), key("reset-account")
+        assert await limiter.attempt((first, Limit(1, 60)), (second, Limit(5, 600))) is None
+        wait = await limiter.attempt((first, Limit(1, 60)), (second, Limit(5, 600)))
+        assert wait is not None and 50 < wait <= 60
+    finally:
+        await store.close()
