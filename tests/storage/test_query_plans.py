@@ -37,7 +37,14 @@ HOT_STATEMENTS: dict[str, tuple[Any, dict[str, Any]]] = {
     ),
     "refresh: swap the token": (
         session_store._SWAP_TOKEN,
-        {"app": "public", "handle": "s", "old_hash2": "a", "new_hash2": "b", "new_expiry": 1},
+        {
+            "app": "public",
+            "handle": "s",
+            "old_hash2": "a",
+            "new_hash2": "b",
+            "new_expiry": 1,
+            "static": False,
+        },
     ),
     "refresh: supersede the old token": (
         session_store._SUPERSEDE_TOKEN,
