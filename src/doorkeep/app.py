@@ -21,6 +21,7 @@ from doorkeep.core.users import User
 from doorkeep.core.webhooks import Webhooks
 from doorkeep.delivery import EmailDelivery, EmailDeliveryConfig
 from doorkeep.delivery.sms import SmsDelivery, SmsDeliveryConfig
+from doorkeep.delivery.webhook_http import HttpWebhookTransport
 from doorkeep.flows import Flows
 from doorkeep.flows.change_email import ChangeEmail
 from doorkeep.flows.change_password import ChangePassword
@@ -123,7 +124,9 @@ class Doorkeep:
             self.events.subscribe(self.audit.on_event, kinds=AUDITED)
         # Webhooks: an outbox row per wanted event, in the event's transaction where the
         # core records it there; a worker delivers them (core/webhooks.py).
-        self.webhooks = Webhooks(self.core.db, self.settings.webhook_retry_delays)
+        self.webhooks = Webhooks(
+            self.core.db, self.settings.webhook_retry_delays, HttpWebhookTransport()
+        )
         self.events.add_sink(self.webhooks.sink)
         self.events.subscribe(self.webhooks.on_event)
         self.housekeeping = Housekeeping(

@@ -30,10 +30,9 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import bindparam, delete, insert, literal, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
@@ -48,11 +47,25 @@ log = logging.getLogger("doorkeep.webhooks")
 ANY = "*"
 GAVE_UP = 2**62  # next_attempt_at of a delivery given up on (replay brings it back)
 LEASE_MS = 15_000  # a claimed delivery is retried after this if its worker died
-TIMEOUT_S = 5.0
 POLL_S = 1.0
 CLAIM = 20
 
 _e, _s, _d = t.webhook_endpoints, t.webhook_subscriptions, t.webhook_deliveries
+
+
+class WebhookTransport(Protocol):
+    """Sends one signed delivery; the HTTP client lives outside the core
+    (`delivery/webhook_http.py`), which has no HTTP of its own."""
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """The response's status code; raises `WebhookSendError` when nothing came back."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class WebhookSendError(Exception):
+    """The endpoint could not be reached or did not answer in time."""
 
 
 @dataclass(frozen=True)
@@ -211,15 +224,17 @@ def _record(results: list[dict[str, Any]], conn: Connection) -> None:
 class Webhooks:
     """Registration, the outbox (sink + subscriber) and the delivery worker."""
 
-    def __init__(self, db: Database, retry_delays: Sequence[float]) -> None:
+    def __init__(
+        self, db: Database, retry_delays: Sequence[float], transport: WebhookTransport
+    ) -> None:
         self.db = db
+        self.transport = transport
         self.retry_delays = tuple(retry_delays)
         self.active: set[str] = set()  # event types some enabled endpoint wants
         self.delivered = 0
         self.failed = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._client: httpx.AsyncClient | None = None
 
     def _wanted(self, event: Event) -> bool:
         return ANY in self.active or str(event.kind) in self.active
@@ -331,9 +346,7 @@ class Webhooks:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        await self.transport.close()
 
     def wake(self) -> None:
         self._wake.set()
@@ -358,14 +371,11 @@ class Webhooks:
         claimed = await self.db.run(partial(_claim, now), write=True)
         if not claimed:
             return 0
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=TIMEOUT_S)
-        client = self._client
-        results = await asyncio.gather(*(self._send(client, row) for row in claimed))
+        results = await asyncio.gather(*(self._send(row) for row in claimed))
         await self.db.run(partial(_record, list(results)), write=True)
         return len(claimed)
 
-    async def _send(self, client: httpx.AsyncClient, row: Any) -> dict[str, Any]:
+    async def _send(self, row: Any) -> dict[str, Any]:
         body = row.payload.encode()
         stamp = int(time.time())
         headers = {
@@ -377,12 +387,11 @@ class Webhooks:
         status: int | None = None
         error: str | None = None
         try:
-            response = await client.post(row.url, content=body, headers=headers)
-            status = response.status_code
+            status = await self.transport.post(row.url, body, headers)
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
+        except WebhookSendError as exc:
+            error = str(exc)[:500]
         now = now_ms()
         result = {"delivery": row.id, "status": status, "error": error}
         if error is None:
