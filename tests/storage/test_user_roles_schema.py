@@ -6,6 +6,7 @@ down again."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -154,3 +155,45 @@ def _downgrade_to_0008(connection: Connection) -> None:
     command.downgrade(config, "0008")
     names = set(connection.dialect.get_table_names(connection))
     assert not names & ROLE_TABLES
+
+
+async def test_every_role_statement_searches_by_key_on_sqlite(sqlite_db: Database) -> None:
+    """The statements RoleService really runs (caught as they go to SQLite), each planned
+    again: none scans a table or reads a whole app. SQLite plans without statistics, so
+    the plan on this small file is the plan at any size."""
+    from doorkeep import Doorkeep, Settings
+    from tests.storage.test_query_plans import reads_too_much
+
+    url = str(sqlite_db.engine.url).replace("sqlite+aiosqlite", "sqlite")
+    async with Doorkeep(Settings(database_url=url)) as dk:
+        seen: list[tuple[str, Any]] = []
+        unit_engine = dk.core.db._unit_engine
+        assert unit_engine is not None
+        event.listen(unit_engine, "before_cursor_execute", lambda *a: seen.append((a[2], a[3])))
+        roles = dk.core.public.roles
+        await roles.create_role_or_add_permissions("admin", ["write"])
+        await roles.add_role_to_user("public", "u1", "admin")
+        await roles.claims_for("public", "u1")
+        await roles.users_with_role("public", "admin")
+        await roles.roles_with_permission("write")
+        await roles.permissions_of("admin")
+        await roles.remove_user_role("public", "u1", "admin")
+        await roles.remove_permissions("admin", ["write"])
+        await roles.delete_role("admin")
+        # Others' statements on the engine (events, webhooks) are theirs to check.
+        mine = re.compile(r"\b(roles|role_permissions|user_roles|userid_mappings|users|tenants)\b")
+        statements = [
+            (sql, params)
+            for sql, params in seen
+            if not sql.startswith("INSERT") and mine.search(sql.split("WHERE")[0])
+        ]
+        assert len(statements) >= 10
+
+        def plans(conn: Connection) -> list[list[str]]:
+            return [
+                [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+                for sql, params in statements
+            ]
+
+        for (sql, _), plan in zip(statements, await dk.core.db.run(plans), strict=True):
+            assert not [step for step in plan if reads_too_much(step)], (sql, plan)

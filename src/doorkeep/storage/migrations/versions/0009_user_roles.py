@@ -45,9 +45,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("app_id", "role", "permission", name=op.f("pk_role_permissions")),
     )
     op.create_index(
-        op.f("ix_role_permissions_app_id_permission"),
+        op.f("ix_role_permissions_app_id_permission_role"),
         "role_permissions",
-        ["app_id", "permission"],
+        ["app_id", "permission", "role"],
         unique=False,
     )
     op.create_table(
