@@ -88,9 +88,10 @@ async def test_claim_values_are_the_roles_and_the_union_of_their_permissions(
 
 
 async def test_deleting_a_role_or_a_user_removes_assignments(dk: Doorkeep) -> None:
-    """The clean-up is the database's cascade: `delete_user` has no code for roles
-    (mutant tried: dropping ondelete="CASCADE" from user_roles' key to users fails the
-    user half with a foreign-key error; dropping the role key's leaves a stale row)."""
+    """The clean-up is the database's cascade: `delete_user` and `delete_role` have no
+    code for assignments (mutants tried in migration 0009: dropping ondelete="CASCADE"
+    from user_roles' key to users, or from its key to roles, makes the deletion fail
+    with a foreign-key error)."""
     roles = roles_of(dk)
     ada = await new_user(dk, "ada@example.com")
     await roles.create_role_or_add_permissions("admin", ["all"])
