@@ -142,6 +142,8 @@ _PLAIN_RECORD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"
 
 
 class RecordsOfOneTest(logging.Handler):
+    """On the root logger at DEBUG: every record any logger emits during the test."""
+
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.records: list[logging.LogRecord] = []
@@ -149,6 +151,38 @@ class RecordsOfOneTest(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if not record.name.startswith(CLIENT_LOGGERS):
             self.records.append(record)
+
+
+class DoorkeepAtDebug(logging.Handler):
+    """On the `doorkeep` logger, which is set to DEBUG with propagation off: each of its
+    records is checked, and handed on to the handlers above only if they would have
+    seen it at the levels the test set, so no test sees more than it used to."""
+
+    def __init__(self, check: RecordsOfOneTest, previous_level: int) -> None:
+        super().__init__(logging.DEBUG)
+        self.check, self.previous_level = check, previous_level
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.check.emit(record)
+        # pytest attaches its capture handlers to non-propagating loggers too: take them
+        # off here, they get the record from the root below, at the usual levels.
+        ours = logging.getLogger("doorkeep")
+        for pytests in [h for h in ours.handlers if type(h).__module__ == "_pytest.logging"]:
+            ours.removeHandler(pytests)
+        if record.levelno < self.threshold(record.name):
+            return
+        for handler in logging.getLogger().handlers:
+            if handler is not self.check and record.levelno >= handler.level:
+                handler.handle(record)
+
+    def threshold(self, name: str) -> int:
+        """The level `name` would have had without the fixture."""
+        logger: logging.Logger | None = logging.getLogger(name)
+        while logger is not None and logger.name != "doorkeep":
+            if logger.level:
+                return logger.level
+            logger = logger.parent
+        return self.previous_level or logging.getLogger().getEffectiveLevel()
 
 
 def record_text(record: logging.LogRecord) -> str:
@@ -180,14 +214,19 @@ def no_secret_in_logs() -> Iterator[None]:
     naming the record."""
     handler = RecordsOfOneTest()
     root, ours = logging.getLogger(), logging.getLogger("doorkeep")
-    previous = ours.level
+    previous_level, previous_propagate = ours.level, ours.propagate
+    forward = DoorkeepAtDebug(handler, previous_level)
     root.addHandler(handler)
+    ours.addHandler(forward)
     ours.setLevel(logging.DEBUG)
+    ours.propagate = False
     try:
         yield
     finally:
         root.removeHandler(handler)
-        ours.setLevel(previous)
+        ours.removeHandler(forward)  # (configure_logging may have removed it already)
+        ours.setLevel(previous_level)
+        ours.propagate = previous_propagate
     for record in handler.records:
         if (found := secret_in(record_text(record))) is not None:
             pytest.fail(

@@ -231,6 +231,29 @@ class ScopeOrigin:
 # --- one configuration ---------------------------------------------------------------------
 
 
+# A query parameter whose name says it carries a secret (`token`, `linkCode`, `apiKey`, ...).
+_SECRET_QUERY_VALUE = re.compile(
+    r"([?&][^=&#\s]*(?:token|code|key|secret|password)[^=&#\s]*=)[^&#\s]*", re.IGNORECASE
+)
+
+
+def redact_query(text: str) -> str:
+    """`text` with the value of every secret-named URL query parameter redacted."""
+    return _SECRET_QUERY_VALUE.sub(rf"\g<1>{REDACTED}", text)
+
+
+class _AccessLogRedaction(logging.Filter):
+    """uvicorn's access log writes each request line whole, and an emailed reset or
+    verification link carries its token in the query: redact it (issue 16)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_query(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
 class _RequestIdFilter(logging.Filter):
     """Every record carries the current request's ID (None outside a request)."""
 
@@ -305,6 +328,10 @@ def configure_logging(
         logger.handlers.clear()  # uvicorn's own configuration, if it ran: ours only
         logger.propagate = True
         logger.setLevel(logging.NOTSET)
+    access = logging.getLogger("uvicorn.access")
+    for stale in [f for f in access.filters if isinstance(f, _AccessLogRedaction)]:
+        access.removeFilter(stale)
+    access.addFilter(_AccessLogRedaction())  # on the logger: whichever handler writes it
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(numeric if numeric <= logging.DEBUG else logging.WARNING)
     return handler
