@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import queue
 import re
-import statistics
+import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -142,21 +145,37 @@ def test_expired_reset_token_is_refused(database_url: str, smtp: SmtpSink) -> No
 
 
 def test_reset_for_unknown_email_looks_the_same(database_url: str, smtp: SmtpSink) -> None:
-    # Rate limits off: 15 requests for one account would rightly be throttled.
+    """Checklist 25: the same answer, and no account lookup before it — ordering, not
+    timing. The lookup is held until the test holds the answer; a lookup on the answer's
+    path would wait for an answer that cannot come, and is recorded as such.
+    Fails if the reset request looks the account up before answering (mutant:
+    `generate_password_reset_token_post` awaits `send_reset_email_if_known`)."""
+    # Rate limits off: six requests for one account would rightly be throttled.
     dk = Doorkeep(settings_for(database_url, smtp, rate_limits_enabled=False))
+    answered = threading.Event()
+    lookups: queue.Queue[str] = queue.Queue()
+    functions = dk.emailpassword.functions
+    look_up = functions.get_user_by_identifier
+
+    async def held_lookup(identifier: str, tenant_id: str, user_context: Any) -> Any:
+        after_answer = await asyncio.to_thread(answered.wait, 10)
+        lookups.put("after the answer" if after_answer else "before the answer")
+        return await look_up(identifier, tenant_id, user_context)
+
     with serve_in_thread(create_app(dk)) as url, httpx.Client(base_url=url) as client:
         client.post("/auth/signup", json=fields(email="ada@example.com", password=PASSWORD))
-        timings: dict[str, list[float]] = {"known": [], "unknown": []}
-        for _ in range(15):
-            for kind, email in (("known", "ada@example.com"), ("unknown", "nobody@example.com")):
-                start = time.perf_counter()
-                response = client.post("/auth/user/password/reset/token", json=fields(email=email))
-                timings[kind].append(time.perf_counter() - start)
-                assert response.status_code == 200 and response.json() == {"status": "OK"}
-        known, unknown = statistics.median(timings["known"]), statistics.median(timings["unknown"])
-        # The same work before the answer: the lookup and the email happen after it.
-        assert 0.6 < unknown / known < 1 / 0.6, (known, unknown)
-        smtp.wait_for(15)
+        functions.get_user_by_identifier = held_lookup  # type: ignore[method-assign]
+        answers, order = set(), []
+        for email in ("ada@example.com", "nobody@example.com") * 3:
+            answered.clear()
+            response = client.post("/auth/user/password/reset/token", json=fields(email=email))
+            answered.set()
+            headers = sorted((k, v) for k, v in response.headers.items() if k != "x-request-id")
+            answers.add((response.status_code, str(headers), response.text))
+            order.append(lookups.get(timeout=15))
+        assert answers == {(200, str(headers), '{"status":"OK"}')}  # one answer for all
+        assert order == ["after the answer"] * 6
+        smtp.wait_for(3)
         assert {m["To"] for m in smtp.messages} == {"ada@example.com"}
 
 
