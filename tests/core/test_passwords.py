@@ -6,8 +6,8 @@ import asyncio
 import importlib.resources
 import re
 import threading
-import time
 from collections.abc import Iterator
+from typing import Any
 
 import bcrypt
 import pytest
@@ -316,20 +316,26 @@ async def test_close_stops_the_pool() -> None:
 
 
 async def test_dummy_verify_costs_like_a_real_verify(hasher: PasswordHasher) -> None:
+    """The same work, counted rather than timed: a dummy verification runs exactly one
+    Argon2id verification at the parameters of a real stored hash, and never succeeds.
+    Fails if the dummy is a shortcut (mutant: `dummy_verify` returns at once) or cheaper
+    (mutant: the dummy hash made with t=1)."""
     stored = await hasher.hash("real-password")
+    checked: list[str] = []
+    verify = hasher._verify_argon2
 
-    async def fastest(make: object) -> float:
-        best = float("inf")
-        for _ in range(3):
-            start = time.perf_counter()
-            await make()  # type: ignore[operator]
-            best = min(best, time.perf_counter() - start)
-        return best
+    def counted(stored_hash: str, secret: bytes) -> Any:
+        checked.append("$".join(stored_hash.split("$")[1:4]))  # argon2id, v=19, m=…,t=…,p=…
+        return verify(stored_hash, secret)
 
-    real = await fastest(lambda: hasher.verify(stored, "wrong-password"))
-    dummy = await fastest(lambda: hasher.dummy_verify("wrong-password"))
+    hasher._verify_argon2 = counted  # type: ignore[method-assign]
+    assert not (await hasher.verify(stored, "wrong-password")).ok
+    real = list(checked)
+    checked.clear()
+    assert await hasher.dummy_verify("wrong-password") is None
     assert await hasher.dummy_verify("real-password") is None
-    assert dummy > real * 0.5  # same Argon2id work, not a shortcut
+    assert real == ["$".join(stored.split("$")[1:4])]
+    assert checked == real * 2
 
 
 # --- PasswordPolicy -------------------------------------------------------------------------
