@@ -17,7 +17,7 @@ from doorkeep.core.passwordreset import InvalidResetTokenError, ResetTokenConsum
 from doorkeep.core.users import User
 from doorkeep.recipes.apis import APIOptions, GeneralError, OkResult
 from doorkeep.recipes.emailpassword.forms import FormField
-from doorkeep.recipes.session.request import Session, attach_new_session
+from doorkeep.recipes.session.request import Session, sign_in_session
 
 if TYPE_CHECKING:
     from doorkeep.background import BackgroundTasks
@@ -103,8 +103,13 @@ class EmailPasswordApis:
             return GeneralError("Tenant not found")
         if not isinstance(result, SignUpOk):
             return result
-        session = await self._new_session(
-            api_options, result.user.id, result.recipe_user_id, tenant_id, user_context
+        session = await sign_in_session(
+            self.session_recipe,
+            api_options.request,
+            result.user.id,
+            result.recipe_user_id,
+            tenant_id,
+            user_context,
         )
         return SignUpPostOk(result.user, session)
 
@@ -119,8 +124,13 @@ class EmailPasswordApis:
         result = await self.recipe.functions.sign_in(email, password, tenant_id, user_context)
         if not isinstance(result, SignInOk):
             return result
-        session = await self._new_session(
-            api_options, result.user.id, result.recipe_user_id, tenant_id, user_context
+        session = await sign_in_session(
+            self.session_recipe,
+            api_options.request,
+            result.user.id,
+            result.recipe_user_id,
+            tenant_id,
+            user_context,
         )
         return SignInPostOk(result.user, session)
 
@@ -192,24 +202,3 @@ class EmailPasswordApis:
     ) -> EmailExistsOk:
         user = await self.recipe.functions.get_user_by_identifier(email, tenant_id, user_context)
         return EmailExistsOk(user is not None)
-
-    async def _new_session(
-        self,
-        api_options: APIOptions[EmailPasswordConfig],
-        user_id: str,
-        recipe_user_id: str,
-        tenant_id: str,
-        user_context: UserContext,
-    ) -> Session:
-        """A fresh session for this sign-in (never a pre-existing token: no fixation)."""
-        sessions = self.session_recipe
-        new = await sessions.functions.create_new_session(
-            user_id,
-            recipe_user_id,
-            None,
-            None,
-            sessions.anti_csrf != "VIA_TOKEN",
-            tenant_id,
-            user_context,
-        )
-        return attach_new_session(sessions, api_options.request, new)

@@ -23,7 +23,7 @@ from doorkeep.core.passwordless_results import (
 from doorkeep.core.passwordless_secrets import FlowType
 from doorkeep.core.users import User
 from doorkeep.recipes.apis import APIOptions, GeneralError, OkResult
-from doorkeep.recipes.session.request import Session, attach_new_session
+from doorkeep.recipes.session.request import Session, sign_in_session
 
 if TYPE_CHECKING:
     from doorkeep.recipes.passwordless import PasswordlessConfig, PasswordlessRecipe
@@ -147,8 +147,13 @@ class PasswordlessApis:
         )
         if not isinstance(result, ConsumeOk):
             return result
-        session = await self._new_session(
-            api_options, result.user.id, result.recipe_user_id, tenant_id, user_context
+        session = await sign_in_session(
+            self.session_recipe,
+            api_options.request,
+            result.user.id,
+            result.recipe_user_id,
+            tenant_id,
+            user_context,
         )
         return ConsumeCodePostOk(
             result.user, result.recipe_user_id, result.created_new_recipe_user, session
@@ -175,26 +180,3 @@ class PasswordlessApis:
             phone_number, tenant_id, user_context
         )
         return ExistsOk(user is not None)
-
-    async def _new_session(
-        self,
-        api_options: APIOptions[PasswordlessConfig],
-        user_id: str,
-        recipe_user_id: str,
-        tenant_id: str,
-        user_context: UserContext,
-    ) -> Session:
-        """A fresh session, exactly as emailpassword makes one: anti-CSRF per the session
-        recipe's mode, tokens in the transport the client asked for, never a pre-existing
-        token (no fixation)."""
-        sessions = self.session_recipe
-        new = await sessions.functions.create_new_session(
-            user_id,
-            recipe_user_id,
-            None,
-            None,
-            sessions.anti_csrf != "VIA_TOKEN",
-            tenant_id,
-            user_context,
-        )
-        return attach_new_session(sessions, api_options.request, new)

@@ -326,6 +326,29 @@ async def check_claims(
         raise SessionError.invalid_claims(failures)
 
 
+async def sign_in_session(
+    recipe: SessionRecipe,
+    conn: HTTPConnection,
+    user_id: str,
+    recipe_user_id: str,
+    tenant_id: str,
+    user_context: UserContext,
+) -> Session:
+    """The fresh session of a sign-in or sign-up by any recipe: anti-CSRF per the recipe's
+    mode, tokens in the transport the client asked for, never a pre-existing token (no
+    fixation)."""
+    new = await recipe.functions.create_new_session(
+        user_id,
+        recipe_user_id,
+        None,
+        None,
+        recipe.anti_csrf != "VIA_TOKEN",
+        tenant_id,
+        user_context,
+    )
+    return attach_new_session(recipe, conn, new)
+
+
 def attach_new_session(
     recipe: SessionRecipe, conn: HTTPConnection, new: NewSession, *, mode: AuthMode | None = None
 ) -> Session:
