@@ -24,7 +24,9 @@ PASSWORD = "correct horse battery"
 
 
 async def row_counts(dk: Doorkeep) -> dict[str, int]:
-    """How many rows every table holds (to prove that bad input wrote nothing)."""
+    """How many rows every table holds (to prove that bad input wrote nothing). The audit
+    trail is written in batches after the event: what is queued is written first."""
+    await dk.audit.flush()
     counts = {}
     async with dk.core.db.engine.connect() as conn:
         for table in t.metadata.sorted_tables:
