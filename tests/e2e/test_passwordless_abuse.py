@@ -41,6 +41,8 @@ def statements() -> Iterator[list[str]]:
     lock = threading.Lock()
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "revoked_sessions" in statement:  # the revocation feed's poll, not the request
+            return
         with lock:
             seen.append(" ".join(statement.split()))
 
@@ -59,8 +61,11 @@ def test_code_creation_is_the_same_for_known_and_unknown_contacts(
     of POST /signinup/code are the same whether the contact has an account or not, and
     no user is looked up. Mutant tried: looking the user up in create_code_post (as a
     "known user" shortcut would): the statement lists differ and the test fails."""
+    # The audit trail's writer and the revocation feed's poller run beside requests on the
+    # same engines: the trail is off here and the feed's reads are left out, so what is
+    # compared is the request's own work.
     with (
-        passwordless_stack(database_url) as stack,
+        passwordless_stack(database_url, audit_enabled=False) as stack,
         httpx.Client(base_url=stack.url) as client,
     ):
         for _ in range(2):  # twice, each time with a new account and a new contact
