@@ -8,7 +8,6 @@ same users."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,11 +20,12 @@ from doorkeep import Doorkeep, Settings
 from doorkeep.testing import free_port, serve_in_subprocess, serve_in_thread
 from tests.e2e.passwordless_stack import new_email, new_phone
 from tests.optional import SERVICES, import_or_skip
+from tests.sdk_reset import reset_sdk
 
 import_or_skip("supertokens_python", SERVICES)  # CI: a missing SDK fails, never skips
 
 from fastapi import Depends, FastAPI, Request  # noqa: E402 (after the SDK check)
-from supertokens_python import InputAppInfo, Supertokens, SupertokensConfig, init  # noqa: E402
+from supertokens_python import InputAppInfo, SupertokensConfig, init  # noqa: E402
 from supertokens_python.framework.fastapi import get_middleware  # noqa: E402
 from supertokens_python.ingredients.emaildelivery.types import (  # noqa: E402
     EmailDeliveryConfig,
@@ -43,10 +43,8 @@ from supertokens_python.recipe.passwordless.interfaces import (  # noqa: E402
     UpdateUserOkResult,
     UpdateUserPhoneNumberAlreadyExistsError,
 )
-from supertokens_python.recipe.passwordless.recipe import PasswordlessRecipe  # noqa: E402
 from supertokens_python.recipe.session import SessionContainer  # noqa: E402
 from supertokens_python.recipe.session.framework.fastapi import verify_session  # noqa: E402
-from supertokens_python.recipe.session.recipe import SessionRecipe  # noqa: E402
 
 API_KEY = "passwordless-conformance-key-0123456789"
 
@@ -127,12 +125,6 @@ def build_app(core_url: str, api_url: str, outbox: Outbox) -> FastAPI:
     return app
 
 
-def reset_sdk() -> None:
-    for recipe in (PasswordlessRecipe, SessionRecipe):
-        recipe.reset()
-    Supertokens.reset()
-
-
 @dataclass
 class SdkStack:
     api: str
@@ -142,8 +134,7 @@ class SdkStack:
 
 @pytest.fixture(scope="module")
 def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkStack]:
-    os.environ["SUPERTOKENS_ENV"] = "testing"  # lets the SDK reset its globals
-    reset_sdk()
+    reset_sdk()  # whatever another module initialised
     database_url = f"sqlite:///{tmp_path_factory.mktemp('pl-sdk') / 'core.sqlite3'}"
     outbox = Outbox()
     api_port = free_port()

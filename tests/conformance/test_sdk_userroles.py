@@ -6,7 +6,6 @@ answer as its own core would, and a JWT it has doorkeep sign verifies as a sessi
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from doorkeep import Doorkeep, Settings
 from doorkeep.serve.server import create_app
 from doorkeep.testing import free_port, serve_in_thread
 from tests.optional import SERVICES, import_or_skip
+from tests.sdk_reset import reset_sdk
 
 import_or_skip("supertokens_python", SERVICES)  # CI: a missing SDK fails, never skips
 
@@ -70,9 +70,7 @@ def build_app(core_url: str, api_url: str) -> Any:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    os.environ["SUPERTOKENS_ENV"] = "testing"  # lets the SDK reset its globals at the end
-    from supertokens_python import Supertokens
-
+    reset_sdk()  # whatever another module initialised
     database_url = f"sqlite:///{tmp_path_factory.mktemp('roles') / 'core.sqlite3'}"
     api_port = free_port()
     api_url = f"http://127.0.0.1:{api_port}"
@@ -82,30 +80,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         serve_in_thread(build_app(core, api_url), port=api_port),
     ):
         yield Stack(api_url, database_url)
-    reset_every_recipe()
-    Supertokens.reset()
-
-
-def reset_every_recipe() -> None:
-    """`Supertokens.reset()` leaves the recipes' singletons: reset them, so that the next
-    module's `init` (tests/conformance/test_supertokens_python.py) starts clean."""
-    import importlib
-
-    for name in (
-        "session.recipe.SessionRecipe",
-        "emailpassword.recipe.EmailPasswordRecipe",
-        "userroles.recipe.UserRolesRecipe",
-        "emailverification.recipe.EmailVerificationRecipe",
-        "multitenancy.recipe.MultitenancyRecipe",
-        "accountlinking.recipe.AccountLinkingRecipe",
-        "jwt.recipe.JWTRecipe",
-        "openid.recipe.OpenIdRecipe",
-        "multifactorauth.recipe.MultiFactorAuthRecipe",
-        "dashboard.recipe.DashboardRecipe",
-        "oauth2provider.recipe.OAuth2ProviderRecipe",
-    ):
-        module, _, cls = f"supertokens_python.recipe.{name}".rpartition(".")
-        getattr(importlib.import_module(module), cls).reset()
+    reset_sdk()
 
 
 def in_doorkeep(stack: Stack, work: Any) -> Any:

@@ -8,7 +8,6 @@ as a browser would (header mode), and checks the results on doorkeep's side too.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from doorkeep import Doorkeep, Settings
 from doorkeep.serve.server import create_app
 from doorkeep.testing import free_port, serve_in_thread
 from tests.optional import SERVICES, import_or_skip
+from tests.sdk_reset import reset_sdk
 
 import_or_skip("supertokens_python", SERVICES)  # CI: a missing SDK fails, never skips
 
@@ -40,9 +40,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    os.environ["SUPERTOKENS_ENV"] = "testing"  # lets the SDK reset its globals at the end
-    from supertokens_python import Supertokens
-
+    reset_sdk()  # whatever another module initialised
     database_url = f"sqlite:///{tmp_path_factory.mktemp('cdi') / 'core.sqlite3'}"
     core = Doorkeep(Settings(database_url=database_url))
     outbox = Outbox()
@@ -52,7 +50,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         app = build_app(core_url, api_url, outbox)
         with serve_in_thread(app, port=api_port):
             yield Stack(core_url, api_url, outbox, database_url)
-    Supertokens.reset()
+    reset_sdk()
 
 
 def fields(**values: str) -> dict[str, Any]:

@@ -4,7 +4,6 @@ supertokens_sdk_seeds.py holds the code; docs/flask.md lists what 0.31 changed).
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from flask import Flask
 from doorkeep.testing import free_port, serve_in_subprocess
 from tests.integrations.flask_fixtures import werkzeug_server
 from tests.optional import SERVICES, import_or_skip
+from tests.sdk_reset import reset_sdk
 
 import_or_skip("supertokens_python", SERVICES)
 
@@ -42,9 +42,7 @@ def new_email() -> str:
 def sdk_stack(
     tmp_path: Path, build: Callable[[str, str, str, seeds.Outbox], Flask]
 ) -> Iterator[tuple[httpx.Client, seeds.Outbox]]:
-    os.environ["SUPERTOKENS_ENV"] = "testing"  # lets the SDK reset its globals at the end
-    from supertokens_python import Supertokens
-
+    reset_sdk()  # whatever another module initialised
     outbox = seeds.Outbox()
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
@@ -56,30 +54,6 @@ def sdk_stack(
                 yield client, outbox
     finally:
         reset_sdk()
-        Supertokens.reset()
-
-
-def reset_sdk() -> None:
-    """Forget every recipe the SDK initialised (each is a process-wide singleton), so that
-    the next test's app can init its own list."""
-    import importlib
-    import pkgutil
-
-    import supertokens_python.recipe as recipes
-
-    for module in pkgutil.iter_modules(recipes.__path__):
-        try:
-            loaded = importlib.import_module(f"{recipes.__name__}.{module.name}.recipe")
-        except ImportError:
-            continue
-        for value in vars(loaded).values():
-            if (
-                isinstance(value, type)
-                and value.__module__ == loaded.__name__
-                and value.__name__.endswith("Recipe")
-                and "reset" in vars(value)
-            ):
-                value.reset()
 
 
 @pytest.fixture
