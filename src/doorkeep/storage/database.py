@@ -13,6 +13,7 @@ its thread per statement, each costing the event loop ~0.1 ms; a unit makes one.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import weakref
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -144,10 +145,17 @@ class Database:
         if self._unit_thread is None:
             self._unit_thread = ThreadPoolExecutor(1, thread_name_prefix="doorkeep-sqlite")
         loop = asyncio.get_running_loop()
+        # The unit runs in the caller's context, as on PostgreSQL: events it records read
+        # the request's origin (IP, request ID) from a context variable.
+        context = contextvars.copy_context()
         if not write:
-            return await loop.run_in_executor(self._unit_thread, self._run_on_sqlite, unit, False)
+            return await loop.run_in_executor(
+                self._unit_thread, context.run, self._run_on_sqlite, unit, False
+            )
         async with self._writing():
-            return await loop.run_in_executor(self._unit_thread, self._run_on_sqlite, unit, True)
+            return await loop.run_in_executor(
+                self._unit_thread, context.run, self._run_on_sqlite, unit, True
+            )
 
     def _run_on_sqlite(self, unit: Unit[T], write: bool) -> T:
         assert self._unit_engine is not None
