@@ -1,15 +1,26 @@
-"""A migrated SQLite file of the test's own, and a second connection to it."""
+"""Storage fixtures: a migrated SQLite file of the test's own and a second connection to
+it; an empty database on each engine for migration tests; what a migrated schema lacks
+compared with `tables.py`."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Connection
 
 from doorkeep.storage import Database
+from doorkeep.storage import tables as t
+from doorkeep.testing import create_scratch_database, drop_scratch_database
+
+POSTGRES_URL = os.environ.get("DOORKEEP_TEST_POSTGRES_URL")
 
 
 @pytest.fixture
@@ -31,3 +42,33 @@ def other_process(tmp_path: Path) -> Iterator[sqlite3.Connection]:
     )
     yield connection
     connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def unmigrated(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """An empty database of its own, with no schema yet."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'unmigrated.sqlite3'}")
+        yield db
+        await db.dispose()
+        return
+    request.getfixturevalue("postgres_database")  # skips (or fails) without PostgreSQL
+    assert POSTGRES_URL is not None
+    url = await create_scratch_database(POSTGRES_URL, migrate=False)
+    db = Database(url)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+        await drop_scratch_database(POSTGRES_URL, url)
+
+
+def schema_differences(conn: Connection, tables: Iterable[str]) -> list[Any]:
+    """Where the migrated schema of `tables` differs from `tables.py` (alembic's compare)."""
+    names = tuple(tables)
+    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    return [
+        diff
+        for diff in compare_metadata(context, t.metadata)
+        if any(name in str(diff) for name in names)
+    ]

@@ -2,36 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import text
 
 from doorkeep.storage import Database
-from doorkeep.testing import create_scratch_database, drop_scratch_database
-
-POSTGRES_URL = os.environ.get("DOORKEEP_TEST_POSTGRES_URL")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def unmigrated(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """An empty database of its own, with no schema yet."""
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'unmigrated.sqlite3'}")
-        yield db
-        await db.dispose()
-        return
-    request.getfixturevalue("postgres_database")  # skips (or fails) without PostgreSQL
-    assert POSTGRES_URL is not None
-    url = await create_scratch_database(POSTGRES_URL, migrate=False)
-    db = Database(url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
-        await drop_scratch_database(POSTGRES_URL, url)
 
 
 async def test_0007_copies_each_users_join_time_into_its_tenant_rows(unmigrated: Database) -> None:

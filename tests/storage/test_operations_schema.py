@@ -5,23 +5,16 @@ and deliveries, one event is delivered once per endpoint, and it goes down again
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from doorkeep.storage import Database
-from doorkeep.storage import tables as t
-from doorkeep.testing import create_scratch_database, drop_scratch_database
+from tests.storage.conftest import schema_differences
 
-POSTGRES_URL = os.environ.get("DOORKEEP_TEST_POSTGRES_URL")
 TABLES = {
     "revoked_sessions",
     "audit_log",
@@ -30,33 +23,6 @@ TABLES = {
     "webhook_subscriptions",
     "webhook_deliveries",
 }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def unmigrated(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'unmigrated.sqlite3'}")
-        yield db
-        await db.dispose()
-        return
-    request.getfixturevalue("postgres_database")  # skips (or fails) without PostgreSQL
-    assert POSTGRES_URL is not None
-    url = await create_scratch_database(POSTGRES_URL, migrate=False)
-    db = Database(url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
-        await drop_scratch_database(POSTGRES_URL, url)
-
-
-def _differences(conn: Connection) -> list[Any]:
-    context = MigrationContext.configure(conn, opts={"compare_type": True})
-    return [
-        diff
-        for diff in compare_metadata(context, t.metadata)
-        if any(name in str(diff) for name in TABLES)
-    ]
 
 
 def _tables(conn: Connection) -> set[str]:
@@ -77,7 +43,7 @@ async def test_0010_makes_the_tables_of_the_code_and_goes_down(unmigrated: Datab
     await unmigrated.migrate("0009")
     await unmigrated.migrate()
     async with unmigrated.engine.connect() as conn:
-        assert await conn.run_sync(_differences) == []
+        assert await conn.run_sync(schema_differences, TABLES) == []
 
     insert_revoked = (
         "INSERT INTO revoked_sessions (app_id, session_handle, revoked_at, expires_at)"

@@ -4,56 +4,20 @@ goes down again."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
-
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from doorkeep.storage import Database
-from doorkeep.storage import tables as t
-from doorkeep.testing import create_scratch_database, drop_scratch_database
+from tests.storage.conftest import schema_differences
 
-POSTGRES_URL = os.environ.get("DOORKEEP_TEST_POSTGRES_URL")
 PASSWORDLESS = {
     "passwordless_users",
     "passwordless_user_tenants",
     "passwordless_devices",
     "passwordless_codes",
 }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def unmigrated(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'unmigrated.sqlite3'}")
-        yield db
-        await db.dispose()
-        return
-    request.getfixturevalue("postgres_database")  # skips (or fails) without PostgreSQL
-    assert POSTGRES_URL is not None
-    url = await create_scratch_database(POSTGRES_URL, migrate=False)
-    db = Database(url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
-        await drop_scratch_database(POSTGRES_URL, url)
-
-
-def _differences(conn: Connection) -> list[Any]:
-    context = MigrationContext.configure(conn, opts={"compare_type": True})
-    return [
-        diff
-        for diff in compare_metadata(context, t.metadata)
-        if any(name in str(diff) for name in PASSWORDLESS)
-    ]
 
 
 async def _insert_user(db: Database, user_id: str, email: str | None, phone: str | None) -> None:
@@ -93,7 +57,7 @@ async def test_0008_makes_the_tables_of_the_code_and_goes_down(unmigrated: Datab
         )
     await unmigrated.migrate()
     async with unmigrated.engine.connect() as conn:
-        assert await conn.run_sync(_differences) == []
+        assert await conn.run_sync(schema_differences, PASSWORDLESS) == []
 
     await _insert_user(unmigrated, "a", "ada@example.com", None)
     await _insert_user(unmigrated, "b", None, "+14155552671")

@@ -5,52 +5,18 @@ down again."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from doorkeep.storage import Database
-from doorkeep.storage import tables as t
-from doorkeep.testing import create_scratch_database, drop_scratch_database
+from tests.storage.conftest import schema_differences
 
-POSTGRES_URL = os.environ.get("DOORKEEP_TEST_POSTGRES_URL")
 ROLE_TABLES = {"roles", "role_permissions", "user_roles"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def unmigrated(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'unmigrated.sqlite3'}")
-        yield db
-        await db.dispose()
-        return
-    request.getfixturevalue("postgres_database")  # skips (or fails) without PostgreSQL
-    assert POSTGRES_URL is not None
-    url = await create_scratch_database(POSTGRES_URL, migrate=False)
-    db = Database(url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
-        await drop_scratch_database(POSTGRES_URL, url)
-
-
-def _differences(conn: Connection) -> list[Any]:
-    context = MigrationContext.configure(conn, opts={"compare_type": True})
-    return [
-        diff
-        for diff in compare_metadata(context, t.metadata)
-        if any(name in str(diff) for name in ROLE_TABLES)
-    ]
 
 
 async def _sql(db: Database, statement: str, **params: Any) -> None:
@@ -82,7 +48,7 @@ async def test_0009_makes_the_tables_of_the_code_and_cascades(unmigrated: Databa
     await unmigrated.migrate("0008")
     await unmigrated.migrate()
     async with unmigrated.engine.connect() as conn:
-        assert await conn.run_sync(_differences) == []
+        assert await conn.run_sync(schema_differences, ROLE_TABLES) == []
 
     await _sql(
         unmigrated,
